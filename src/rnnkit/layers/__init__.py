@@ -1,0 +1,57 @@
+"""rnnkit layers: Keras's layers and arguments, as ``torch.nn.Module``s.
+
+from rnnkit import layers
+layers.LSTM(64, return_sequences=True)
+"""
+
+from rnnkit.layers.base import Layer, deserialize_layer, serialize_layer
+from rnnkit.layers.bidirectional import MERGE_FNS, Bidirectional
+from rnnkit.layers.cell import RecurrentCell
+from rnnkit.layers.convert import from_keras, from_torch, to_keras
+from rnnkit.layers.core_layers import (
+    Activation,
+    Dense,
+    Dropout,
+    Embedding,
+    GlobalAveragePooling1D,
+    GlobalMaxPooling1D,
+    Input,
+    InputLayer,
+    Masking,
+    TimeDistributed,
+)
+from rnnkit.layers.gru import GRU, GRUCell
+from rnnkit.layers.lstm import LSTM, LSTMCell
+from rnnkit.layers.recurrent import RNN, StackedRNNCells, kernel_report
+from rnnkit.layers.simple_rnn import SimpleRNN, SimpleRNNCell
+
+__all__ = [
+    "GRU",
+    "LSTM",
+    "MERGE_FNS",
+    "RNN",
+    "Activation",
+    "Bidirectional",
+    "Dense",
+    "Dropout",
+    "Embedding",
+    "GRUCell",
+    "GlobalAveragePooling1D",
+    "GlobalMaxPooling1D",
+    "Input",
+    "InputLayer",
+    "LSTMCell",
+    "Layer",
+    "Masking",
+    "RecurrentCell",
+    "SimpleRNN",
+    "SimpleRNNCell",
+    "StackedRNNCells",
+    "TimeDistributed",
+    "deserialize_layer",
+    "from_keras",
+    "from_torch",
+    "kernel_report",
+    "serialize_layer",
+    "to_keras",
+]

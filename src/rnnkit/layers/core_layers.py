@@ -172,7 +172,9 @@ class Embedding(Layer):
             embeddings_initializer or init_mod.RandomUniform(), argument="embeddings_initializer"
         )
         self.embeddings_regularizer = reg_mod.get(embeddings_regularizer, argument="embeddings_regularizer")
-        self.embeddings_constraint = constraints_mod.get(embeddings_constraint, argument="embeddings_constraint")
+        self.embeddings_constraint = constraints_mod.get(
+            embeddings_constraint, argument="embeddings_constraint"
+        )
         self.mask_zero = bool(mask_zero)
         # Ids are integers: build from the default float dtype, never the input's.
         self.build((None, None))
@@ -258,7 +260,9 @@ class Dropout(Layer):
             return inputs
         shape = inputs.shape
         if self.noise_shape is not None:
-            shape = torch.Size(s if n is None else n for s, n in zip(inputs.shape, self.noise_shape, strict=True))
+            shape = torch.Size(
+                s if n is None else n for s, n in zip(inputs.shape, self.noise_shape, strict=True)
+            )
         keep = torch.rand(shape, device=inputs.device, generator=self._gen(inputs.device)) >= self.rate
         return inputs * keep.to(inputs.dtype) / (1.0 - self.rate)
 
