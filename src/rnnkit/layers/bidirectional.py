@@ -7,6 +7,10 @@ As in Keras, both directions are rebuilt from ``layer``'s config (fresh weights)
 and with ``return_sequences`` each direction outputs zeros at masked steps. With a
 mask, the backward direction starts at each sequence's true end: the padded steps
 it reads first carry its initial state unchanged.
+
+One deliberate difference: the twin reads in the direction opposite to ``layer``'s
+(Keras 2's rule), so a ``go_backwards=True`` layer gets a forward-reading twin.
+Keras 3 always sets the twin's ``go_backwards=True`` and so raises for such a layer.
 """
 
 from __future__ import annotations
