@@ -18,6 +18,8 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help="Recurrent ne
 # (module under rnnkit.cli, the name of its typer app, the command name)
 SUBCOMMANDS = [
     ("datasets", "app", "datasets"),
+    ("diagnose", "app", "diagnose"),
+    ("bench", "app", "bench"),
 ]
 
 for module_name, attr, command in SUBCOMMANDS:
