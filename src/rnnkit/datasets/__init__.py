@@ -9,7 +9,7 @@
 sizes without loading anything. Each dataset module registers itself on import.
 """
 
-from rnnkit.datasets import corpora, series, text, tsfile  # noqa: F401  (registers the datasets)
+from rnnkit.datasets import bible, corpora, series, text, tsfile  # noqa: F401  (registers the datasets)
 from rnnkit.datasets.registry import (
     AudioDataset,
     CorpusDataset,
