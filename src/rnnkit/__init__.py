@@ -17,6 +17,8 @@ from rnnkit.errors import (
     ShapeError,
     TrainingError,
 )
+from rnnkit.models import Model, Sequential, callbacks, load_model, losses, metrics, optimizers
+from rnnkit.utils.seed import set_seed
 
 __version__ = "0.1.0"
 
@@ -26,9 +28,17 @@ __all__ = [
     "DataError",
     "KernelError",
     "MissingDependencyError",
+    "Model",
     "RnnkitError",
+    "Sequential",
     "ShapeError",
     "TrainingError",
     "__version__",
+    "callbacks",
     "layers",
+    "load_model",
+    "losses",
+    "metrics",
+    "optimizers",
+    "set_seed",
 ]

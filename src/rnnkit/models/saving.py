@@ -1,0 +1,362 @@
+"""Save and load models: one safetensors file, written atomically, never unpickled.
+
+File layout (``model.save(path)``; any file name, ``.safetensors`` recommended):
+
+- tensors ``weights/<state_dict key>``: the weights and buffers;
+- tensors ``optimizer/<param index>/<key>`` and ``rng/...`` when present;
+- metadata (strings): ``format`` ("rnnkit.model/1"), ``model`` (JSON: class, config
+  and each layer's build shape), ``compile`` (JSON), ``optimizer`` (JSON: param
+  groups and scalar state), ``epoch``, ``rng`` (JSON), and ``sha256`` over all of
+  the above, so a flipped byte is caught and not silently loaded.
+
+Writes go to a temporary file in the same folder, are fsync'ed, then ``os.replace``d
+over the target: a process killed mid-save leaves the previous checkpoint intact.
+Reading parses JSON and raw tensors only (``safetensors``): no pickle anywhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+
+from rnnkit.errors import CheckpointError, ConfigError, invalid
+from rnnkit.layers.base import Layer, _as_shape
+from rnnkit.models import losses as losses_mod
+from rnnkit.models import metrics as metrics_mod
+from rnnkit.models import optimizers as optimizers_mod
+
+FORMAT = "rnnkit.model/1"
+WEIGHTS_FORMAT = "rnnkit.weights/1"
+Tensor = torch.Tensor
+
+
+# ------------------------------------------------------------------ atomic files
+def atomic_write(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the new one, never a mix."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())  # the bytes are on disk before the rename makes them visible
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    try:  # make the rename itself durable
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError:
+        pass  # some file systems cannot fsync a directory; the rename is still atomic
+
+
+def _digest(tensors: dict[str, Tensor], metadata: dict[str, str]) -> str:
+    h = hashlib.sha256()
+    for key in sorted(metadata):
+        h.update(f"{key}={metadata[key]}\0".encode())
+    for key in sorted(tensors):
+        t = tensors[key].contiguous()
+        h.update(f"{key}:{t.dtype}:{tuple(t.shape)}\0".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
+def _write(path: str | os.PathLike[str], tensors: dict[str, Tensor], metadata: dict[str, str]) -> None:
+    tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+    metadata = {**metadata, "sha256": _digest(tensors, metadata)}
+    atomic_write(path, st_save(tensors, metadata=metadata))
+
+
+def _read(
+    path: str | os.PathLike[str], expected_format: str | tuple[str, ...]
+) -> tuple[dict[str, Tensor], dict[str, str]]:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint at {str(path)!r}: the file does not exist.")
+    raw = path.read_bytes()
+    broken = (
+        f"{str(path)!r} is not a readable rnnkit checkpoint ({{}}): it is truncated or corrupted, "
+        "for instance by an interrupted copy. Use an earlier checkpoint."
+    )
+    try:
+        tensors = st_load(raw)
+        header_len = int.from_bytes(raw[:8], "little")
+        metadata = json.loads(raw[8 : 8 + header_len]).get("__metadata__") or {}
+    except (SafetensorError, ValueError, UnicodeDecodeError, RuntimeError) as exc:
+        reason = "empty file" if not raw else f"{len(raw)} bytes that do not parse"
+        raise CheckpointError(broken.format(reason)) from exc
+    formats = (expected_format,) if isinstance(expected_format, str) else expected_format
+    if metadata.get("format") not in formats:
+        raise CheckpointError(invalid(f"format of {str(path)!r}", metadata.get("format"), list(formats)))
+    digest = metadata.pop("sha256", None)
+    if digest != _digest(tensors, metadata):
+        raise CheckpointError(broken.format("checksum mismatch"))
+    return tensors, metadata
+
+
+# ------------------------------------------------------------------ model config
+def _layer_shapes(model: torch.nn.Module) -> dict[str, Any]:
+    """Each rnnkit layer's build shape, by module path, so load can build before loading weights."""
+    out = {}
+    for name, m in model.named_modules():
+        if isinstance(m, Layer) and m.built and m.build_input_shape is not None:
+            out[name] = _jsonable_shape(m.build_input_shape)
+    return out
+
+
+def _jsonable_shape(shape: Any) -> Any:
+    if isinstance(shape, (list, tuple)) and shape and isinstance(shape[0], (list, tuple)):
+        return [list(s) for s in shape]
+    return list(shape)
+
+
+def model_config(model: Any) -> dict[str, Any]:
+    return {
+        "class_name": type(model).__name__,
+        "config": model.get_config(),
+        "layer_shapes": _layer_shapes(model),
+    }
+
+
+def _compile_config(model: Any) -> dict[str, Any] | None:
+    if not getattr(model, "compiled", False):
+        return None
+
+    def loss_cfg(loss: Any) -> Any:
+        if isinstance(loss, dict):
+            return {k: loss_cfg(v) for k, v in loss.items()}
+        if isinstance(loss, list):
+            return [loss_cfg(v) for v in loss]
+        return None if loss is None else losses_mod.serialize(loss)
+
+    metrics = []
+    for m in model._metric_spec:
+        if isinstance(m, str):
+            metrics.append(m)
+        elif isinstance(m, metrics_mod.Metric) and metrics_mod.serialize(m) is not None:
+            metrics.append(metrics_mod.serialize(m))
+        else:
+            return None  # a user function: the model loads uncompiled
+    loss = loss_cfg(model.compiled_loss)
+    if model.compiled_loss is not None and loss is None:
+        return None
+    return {
+        "optimizer": optimizers_mod.serialize(model.optimizer),
+        "loss": loss,
+        "metrics": metrics,
+        "loss_weights": model._loss_weights,
+        "mixed_precision": model.mixed_precision,
+    }
+
+
+# ------------------------------------------------------------------ optimizer and RNG state
+def _optimizer_state(model: Any) -> tuple[dict[str, Tensor], dict[str, Any]] | None:
+    opt = getattr(model.optimizer, "torch_optimizer", None) if getattr(model, "optimizer", None) else None
+    if opt is None:
+        return None
+    sd = opt.state_dict()
+    tensors: dict[str, Tensor] = {}
+    scalars: dict[str, dict[str, Any]] = {}
+    for idx, state in sd["state"].items():
+        for key, value in state.items():
+            if isinstance(value, Tensor):
+                tensors[f"optimizer/{idx}/{key}"] = value
+            else:
+                scalars.setdefault(str(idx), {})[key] = value
+    groups = [{k: (list(v) if isinstance(v, tuple) else v) for k, v in g.items()} for g in sd["param_groups"]]
+    return tensors, {"param_groups": groups, "scalars": scalars}
+
+
+def _load_optimizer_state(model: Any, tensors: dict[str, Tensor], meta: dict[str, Any]) -> None:
+    opt = model.optimizer.torch_optimizer
+    device = next(model.parameters()).device
+    state: dict[int, dict[str, Any]] = {}
+    for key, value in tensors.items():
+        if key.startswith("optimizer/"):
+            _, idx, name = key.split("/", 2)
+            # 'step' stays on the CPU, as torch keeps it unless capturable/fused
+            state.setdefault(int(idx), {})[name] = value if name == "step" else value.to(device)
+    for idx, scalars in meta["scalars"].items():
+        state.setdefault(int(idx), {}).update(scalars)
+    groups = [{k: (tuple(v) if k == "betas" else v) for k, v in g.items()} for g in meta["param_groups"]]
+    opt.load_state_dict({"state": state, "param_groups": groups})
+
+
+def _rng_state() -> tuple[dict[str, Tensor], dict[str, Any]]:
+    from rnnkit.utils.seed import get_rng_state
+
+    st = get_rng_state()
+    name, keys, pos, has_gauss, gauss = st["numpy"]
+    tensors = {"rng/torch": st["torch"], "rng/numpy": torch.from_numpy(np.asarray(keys, dtype=np.int64))}
+    for i, s in enumerate(st.get("cuda", [])):
+        tensors[f"rng/cuda/{i}"] = s
+    version, pystate, pygauss = st["python"]
+    meta = {
+        "numpy": [name, int(pos), int(has_gauss), float(gauss)],
+        "python": [version, list(pystate), pygauss],
+    }
+    return tensors, meta
+
+
+def _set_rng_state(tensors: dict[str, Tensor], meta: dict[str, Any]) -> None:
+    from rnnkit.utils.seed import set_rng_state
+
+    name, pos, has_gauss, gauss = meta["numpy"]
+    version, pystate, pygauss = meta["python"]
+    cuda = [tensors[k] for k in sorted(k for k in tensors if k.startswith("rng/cuda/"))]
+    state: dict[str, Any] = {
+        "torch": tensors["rng/torch"],
+        "numpy": (name, tensors["rng/numpy"].numpy().astype(np.uint32), pos, has_gauss, gauss),
+        "python": (version, tuple(pystate), pygauss),
+    }
+    if cuda:
+        state["cuda"] = cuda
+    set_rng_state(state)
+
+
+# ------------------------------------------------------------------ public API
+def save_model(
+    model: Any,
+    path: str | os.PathLike[str],
+    *,
+    include_optimizer: bool = True,
+    epoch: int | None = None,
+    rng_state: bool = False,
+) -> None:
+    """Config + weights (+ optimizer state, epoch, RNG states) into one file, atomically."""
+    tensors = {f"weights/{k}": v for k, v in model.state_dict().items()}
+    metadata = {"format": FORMAT, "model": json.dumps(model_config(model))}
+    compile_cfg = _compile_config(model)
+    metadata["compile"] = json.dumps(compile_cfg)
+    if include_optimizer:
+        opt = _optimizer_state(model)
+        if opt is not None:
+            tensors.update(opt[0])
+            metadata["optimizer"] = json.dumps(opt[1])
+    metadata["epoch"] = str(int(epoch if epoch is not None else getattr(model, "epoch", -1) + 1))
+    if rng_state:
+        rt, rm = _rng_state()
+        tensors.update(rt)
+        metadata["rng"] = json.dumps(rm)
+    _write(path, tensors, metadata)
+
+
+def load_model(
+    path: str | os.PathLike[str], custom_objects: dict[str, type] | None = None, compile: bool = True
+) -> Any:
+    """Rebuild a saved model: config, weights and (``compile=True``) its compiled optimizer state.
+
+    ``model.initial_epoch`` is the epoch to resume from: ``fit(..., initial_epoch=model.initial_epoch)``.
+    """
+    from rnnkit.models.model import MODELS
+
+    tensors, meta = _read(path, FORMAT)
+    try:
+        cfg = json.loads(meta["model"])
+        compile_cfg = json.loads(meta.get("compile", "null"))
+    except (KeyError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{str(path)!r} has no readable model config: {exc}") from exc
+    classes = {**MODELS, **(custom_objects or {})}
+    cls = classes.get(cfg["class_name"])
+    if cls is None:
+        raise CheckpointError(
+            f"{str(path)!r} holds a {cfg['class_name']!r} model, a class that is not defined here: "
+            "import the "
+            "module that defines it, or pass custom_objects={'" + cfg["class_name"] + "': TheClass}."
+        )
+    model = cls.from_config(cfg["config"])
+    _build_layers(model, cfg.get("layer_shapes", {}))
+    _load_weights_into(model, tensors, path)
+    model.initial_epoch = max(0, int(meta.get("epoch", "0")))
+    if compile and compile_cfg is not None:
+        model.compile(
+            optimizer=optimizers_mod.get(compile_cfg["optimizer"]),
+            loss=_loss_from(compile_cfg["loss"]),
+            metrics=compile_cfg["metrics"],
+            loss_weights=compile_cfg.get("loss_weights"),
+            mixed_precision=compile_cfg.get("mixed_precision"),
+        )
+        if "optimizer" in meta:
+            model.optimizer.build(model.parameters())
+            _load_optimizer_state(model, tensors, json.loads(meta["optimizer"]))
+    return model
+
+
+def _loss_from(cfg: Any) -> Any:
+    if cfg is None:
+        return None
+    if isinstance(cfg, list):
+        return [_loss_from(c) for c in cfg]
+    if isinstance(cfg, dict) and "class_name" not in cfg:
+        return {k: _loss_from(v) for k, v in cfg.items()}
+    return losses_mod.get(cfg)
+
+
+def _build_layers(model: torch.nn.Module, shapes: dict[str, Any]) -> None:
+    for name, m in model.named_modules():  # parents first: a wrapper builds its inner layers
+        if isinstance(m, Layer) and not m.built and name in shapes:
+            m.build(_as_shape(shapes[name]))
+            m.built = True
+            m.trainable = m._trainable
+
+
+def _load_weights_into(model: torch.nn.Module, tensors: dict[str, Tensor], path: Any) -> None:
+    state = {k.removeprefix("weights/"): v for k, v in tensors.items() if k.startswith("weights/")}
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        raise CheckpointError(
+            f"{str(path)!r} does not match this model: missing weights {missing[:5]}, "
+            f"unexpected weights {unexpected[:5]}."
+        )
+    for k, v in state.items():
+        if tuple(v.shape) != tuple(expected[k].shape):
+            raise CheckpointError(
+                f"{str(path)!r} does not match this model: {k} has shape {tuple(v.shape)} in the file, "
+                f"{tuple(expected[k].shape)} in the model."
+            )
+    model.load_state_dict(state)
+
+
+def restore_training_state(model: Any, path: str | os.PathLike[str]) -> int:
+    """Put a checkpoint's weights, optimizer and RNG states into ``model``; return the epoch to run next."""
+    tensors, meta = _read(path, FORMAT)
+    _load_weights_into(model, tensors, path)
+    if "optimizer" in meta and getattr(model, "optimizer", None) is not None:
+        if not model.optimizer.built:
+            model.optimizer.build(model.parameters())
+        _load_optimizer_state(model, tensors, json.loads(meta["optimizer"]))
+    if "rng" in meta:
+        _set_rng_state(tensors, json.loads(meta["rng"]))
+    return int(meta.get("epoch", "0"))
+
+
+def save_weights(model: torch.nn.Module, path: str | os.PathLike[str]) -> None:
+    """Only the weights (a safetensors file any tool can read), atomically."""
+    _write(path, {f"weights/{k}": v for k, v in model.state_dict().items()}, {"format": WEIGHTS_FORMAT})
+
+
+def load_weights(model: torch.nn.Module, path: str | os.PathLike[str]) -> None:
+    """Weights from :func:`save_weights` or a full :func:`save_model` file; the model must be built."""
+    if any(isinstance(m, Layer) and not m.built for m in model.modules()):
+        raise ConfigError(
+            "load_weights() needs a built model: call it on data once, or call build(input_shape), first."
+        )
+    tensors, _ = _read(path, (WEIGHTS_FORMAT, FORMAT))
+    _load_weights_into(model, tensors, path)
