@@ -381,7 +381,8 @@ def test_other_activations(kind: str, acts: dict[str, str]) -> None:
     check(klayer, ours, _inputs(), mask=_mask("right"))
     if kind != "SimpleRNN":  # relu SimpleRNN is torch's rnn_relu, still fused
         ours(torch.from_numpy(_inputs()))
-        assert ours.last_kernel.name == "reference"
+        # The fused kernels refuse these activations; rnnkit's own kernels run them.
+        assert ours.last_kernel.name in ("fast", "reference")
         assert "activation" in ours.last_kernel.reason
 
 

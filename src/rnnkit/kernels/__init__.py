@@ -3,41 +3,57 @@
 - ``reference``: :mod:`rnnkit.kernels.reference`, a readable loop; runs everything.
 - ``fused``: :mod:`rnnkit.kernels.fused`, PyTorch's C++/cuDNN kernels; runs the
   configurations :func:`fused_blocker` and :func:`mask_blocker` allow.
+- ``fast``: :mod:`rnnkit.kernels.fast`, rnnkit's loop with hand-written BPTT; runs
+  what the fused kernels refuse (masks anywhere, recurrent dropout, zoneout, other
+  activations) and whatever :func:`fast_blocker` allows.
 
-:func:`run_sequence` picks one (``use_fused="auto"|True|False``) and returns a
-:class:`KernelChoice` saying which ran and why; ``use_fused=True`` on an
-ineligible configuration raises :class:`~rnnkit.errors.KernelError` naming the blocker.
+:func:`run_sequence` picks one and returns a :class:`KernelChoice` saying which ran
+and why. ``use_fused="auto"`` (the default) takes the fused kernel when eligible,
+else the fast one, else the reference loop; ``use_fused=True`` raises
+:class:`~rnnkit.errors.KernelError` naming what blocks the fused kernel;
+``use_fused=False`` never takes it. ``with force("reference"):`` pins a kernel for
+tests and benchmarks.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
 
 from rnnkit.core.cells import CellParams, State
 from rnnkit.errors import ConfigError, KernelError, invalid
+from rnnkit.kernels.fast import fast_blocker, run_fast
 from rnnkit.kernels.fused import fused_blocker, mask_blocker, run_fused
 from rnnkit.kernels.reference import SequenceOptions, SequenceResult, run_reference
 
 __all__ = [
+    "KERNELS",
     "KernelChoice",
     "SequenceOptions",
     "SequenceResult",
     "check_use_fused",
+    "fast_blocker",
+    "force",
     "fused_blocker",
     "mask_blocker",
+    "run_fast",
     "run_fused",
     "run_reference",
     "run_sequence",
 ]
 
 USE_FUSED_VALUES = ("auto", True, False)
+KERNELS = ("reference", "fast", "fused")
+_FORCED: contextvars.ContextVar[str | None] = contextvars.ContextVar("rnnkit_forced_kernel", default=None)
 
 
 @dataclass(frozen=True)
 class KernelChoice:
-    """Which kernel ran (``"reference"``, ``"fused:onednn"``, ``"fused:aten"``, ``"fused:cudnn"``) and why."""
+    """Which kernel ran (reference, fast, fused:onednn, fused:aten, fused:cudnn) and why."""
 
     name: str
     reason: str
@@ -52,11 +68,30 @@ def check_use_fused(value: object) -> str | bool:
     return value
 
 
+@contextlib.contextmanager
+def force(kernel: str) -> Iterator[None]:
+    """Run every recurrent layer in this block with ``kernel`` (it must be eligible, else KernelError)."""
+    if kernel not in KERNELS:
+        raise ConfigError(invalid("kernel", kernel, KERNELS))
+    token = _FORCED.set(kernel)
+    try:
+        yield
+    finally:
+        _FORCED.reset(token)
+
+
 def _fused_name(p: CellParams, x: torch.Tensor) -> str:
     if x.is_cuda:
         return "fused:cudnn"
     onednn = p.kind == "lstm" and x.dtype == torch.float32 and torch.backends.mkldnn.is_available()
     return "fused:onednn" if onednn else "fused:aten"
+
+
+def _fused_block(p: CellParams, opts: SequenceOptions, unroll: bool) -> str | None:
+    blocker = fused_blocker(p, opts, unroll=unroll)
+    if blocker is None and opts.mask is not None:
+        blocker = mask_blocker(opts.mask)
+    return blocker
 
 
 def run_sequence(
@@ -69,17 +104,39 @@ def run_sequence(
     unroll: bool = False,
 ) -> tuple[SequenceResult, KernelChoice]:
     """Run cell ``p`` over x (B, T, D) with the fastest eligible kernel."""
-    if use_fused is False:
-        return run_reference(p, x, state0, opts), KernelChoice("reference", "use_fused=False")
-    blocker = fused_blocker(p, opts, unroll=unroll)
-    if blocker is None and opts.mask is not None:
-        blocker = mask_blocker(opts.mask)
-    if blocker is not None:
+    forced = _FORCED.get()
+    if forced is not None:
+        return _run_forced(forced, p, x, state0, opts, unroll)
+    if use_fused is not False:
+        blocker = _fused_block(p, opts, unroll)
+        if blocker is None:
+            reason = "eligible" + (" (right-padded mask)" if opts.mask is not None else "")
+            return run_fused(p, x, state0, opts), KernelChoice(_fused_name(p, x), reason)
         if use_fused is True:
             raise KernelError(
                 f"use_fused=True cannot run this layer: {blocker}. "
                 "Pass use_fused='auto' to fall back to the reference kernel."
             )
-        return run_reference(p, x, state0, opts), KernelChoice("reference", blocker)
-    reason = "eligible" + (" (right-padded mask)" if opts.mask is not None else "")
-    return run_fused(p, x, state0, opts), KernelChoice(_fused_name(p, x), reason)
+    else:
+        blocker = "use_fused=False"
+    if unroll:
+        return run_reference(p, x, state0, opts), KernelChoice("reference", "unroll=True")
+    fast_block = fast_blocker(p, opts)
+    if fast_block is None:
+        return run_fast(p, x, state0, opts), KernelChoice("fast", f"fused kernel refused: {blocker}")
+    return run_reference(p, x, state0, opts), KernelChoice(
+        "reference", f"{blocker}; fast kernel: {fast_block}"
+    )
+
+
+def _run_forced(
+    kernel: str, p: CellParams, x: torch.Tensor, state0: State, opts: SequenceOptions, unroll: bool
+) -> tuple[SequenceResult, KernelChoice]:
+    if kernel == "reference":
+        return run_reference(p, x, state0, opts), KernelChoice("reference", "forced")
+    blocker = fast_blocker(p, opts) if kernel == "fast" else _fused_block(p, opts, unroll)
+    if blocker is not None:
+        raise KernelError(f"kernel {kernel!r} was forced but cannot run this layer: {blocker}.")
+    if kernel == "fast":
+        return run_fast(p, x, state0, opts), KernelChoice("fast", "forced")
+    return run_fused(p, x, state0, opts), KernelChoice(_fused_name(p, x), "forced")

@@ -1,0 +1,124 @@
+"""The fast kernel (hand-written BPTT) equals the reference loop, forward and backward.
+
+Every combination of kind/activation, mask (none, right, left padding, holes), direction,
+zero_output_for_mask, recurrent dropout and zoneout (training and inference); the
+remaining flags (initial state, bias, input dropout, return_sequences) cycle across cases.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+from tests.helpers import assert_close_all, grads_of
+
+from rnnkit import layers
+from rnnkit.core import activations
+from rnnkit.core.cells import GATES, CellParams
+from rnnkit.errors import KernelError
+from rnnkit.kernels import SequenceOptions, fast_blocker, force, run_fast, run_reference
+
+B, T, D, H = 3, 5, 4, 6
+KINDS = {
+    "rnn_tanh": ("rnn", "tanh", "sigmoid"),
+    "rnn_relu": ("rnn", "relu", "sigmoid"),
+    "lstm": ("lstm", "tanh", "sigmoid"),
+    "lstm_hard": ("lstm", "tanh", "hard_sigmoid"),
+    "gru": ("gru", "tanh", "sigmoid"),
+}
+MASKS = {
+    "none": None,
+    "right": [[1, 1, 1, 1, 1], [1, 1, 0, 0, 0], [1, 1, 1, 1, 0]],
+    "left": [[0, 0, 1, 1, 1], [1, 1, 1, 1, 1], [0, 1, 1, 1, 1]],
+    "holes": [[1, 0, 1, 0, 1], [0, 0, 1, 1, 0], [1, 1, 0, 1, 1]],
+}
+CASES = list(
+    itertools.product(KINDS, MASKS, [False, True], [False, True], [False, True], ["off", "train", "eval"])
+)
+
+
+@pytest.mark.parametrize(("kind", "mask_name", "backwards", "zero_out", "rec_drop", "zoneout"), CASES)
+def test_fast_equals_reference(kind, mask_name, backwards, zero_out, rec_drop, zoneout) -> None:
+    case = CASES.index((kind, mask_name, backwards, zero_out, rec_drop, zoneout))
+    init, use_bias, in_drop, seqs = (bool(case >> k & 1) for k in range(4))
+    base, act, rec = KINDS[kind]
+    G = GATES[base] * H
+    w = [torch.randn(G, D) * 0.5, torch.randn(G, H) * 0.5]
+    b = [torch.randn(G) * 0.1, torch.randn(G) * 0.1] if use_bias else [None, None]
+    weights = [t.requires_grad_() for t in w + b if t is not None]
+    p = CellParams(base, w[0], w[1], b[0], b[1], activations.get(act), activations.get(rec))
+    x = torch.randn(B, T, D, requires_grad=True)
+    n_states = 2 if base == "lstm" else 1
+    state0 = tuple(
+        (torch.randn(B, H) if init else torch.zeros(B, H)).requires_grad_() for _ in range(n_states)
+    )
+    mask = None if MASKS[mask_name] is None else torch.tensor(MASKS[mask_name]).bool()
+
+    def opts(seed: int) -> SequenceOptions:
+        gen = torch.Generator().manual_seed(seed)
+        return SequenceOptions(
+            mask=mask,
+            go_backwards=backwards,
+            zero_output_for_mask=zero_out,
+            return_sequences=seqs,
+            training=zoneout != "eval",
+            input_dropout_mask=(torch.rand(B, D, generator=gen) > 0.3).float() / 0.7 if in_drop else None,
+            recurrent_dropout_mask=(torch.rand(B, H, generator=gen) > 0.3).float() / 0.7
+            if rec_drop
+            else None,
+            zoneout=0.0 if zoneout == "off" else 0.3,
+            generator=gen,
+        )
+
+    assert fast_blocker(p, opts(0)) is None
+    tensors = [x, *state0, *weights]
+
+    def run(fn):
+        r = fn(p, x, state0, opts(7))
+        return (r.last_output, *r.states) + ((r.outputs,) if seqs else ())
+
+    out_f, g_f = grads_of(lambda: run(run_fast), tensors)
+    out_r, g_r = grads_of(lambda: run(run_reference), tensors)
+    assert_close_all(out_f, out_r)
+    assert_close_all(g_f, g_r, atol=2e-5)
+
+
+def test_fast_blocker_reasons() -> None:
+    w = torch.randn(4 * H, D), torch.randn(4 * H, H)
+    custom = CellParams("lstm", *w, None, None, lambda v: v * 2)
+    assert fast_blocker(custom, SequenceOptions()) == (
+        "activation a user function has no closed-form derivative in the fast kernel"
+    )
+    gru = CellParams(
+        "gru", torch.randn(3 * H, D), torch.randn(3 * H, H), None, None, torch.tanh, reset_after=False
+    )
+    assert fast_blocker(gru, SequenceOptions()) == "reset_after=False"
+
+
+def test_layers_pick_the_fast_kernel_when_the_fused_one_refuses() -> None:
+    x = torch.randn(B, T, D)
+    holes = torch.tensor(MASKS["holes"]).bool()
+    lstm = layers.LSTM(H)
+    lstm(x, mask=holes)
+    assert lstm.last_kernel.name == "fast"
+    assert (
+        lstm.last_kernel.reason
+        == "fused kernel refused: the mask is not right-padded (left padding or holes)"
+    )
+    ln = layers.GRU(H, layer_norm=True)
+    ln(x)
+    assert (ln.last_kernel.name, ln.last_kernel.reason) == (
+        "reference",
+        "layer_norm=True; fast kernel: layer_norm=True",
+    )
+    with force("reference"):
+        lstm(x, mask=holes)
+    assert (lstm.last_kernel.name, lstm.last_kernel.reason) == ("reference", "forced")
+    with (
+        pytest.raises(
+            KernelError, match=r"^kernel 'fast' was forced but cannot run this layer: layer_norm=True\.$"
+        ),
+        force("fast"),
+    ):
+        ln(x)
