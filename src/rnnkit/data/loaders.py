@@ -289,6 +289,7 @@ def read_wav(path: str | Path) -> tuple[np.ndarray, int]:
             frames = w.readframes(w.getnframes())
     except (wave.Error, EOFError) as exc:
         raise DataError(f"{str(path)!r} is not a readable PCM wav file: {exc}.") from None
+    audio: np.ndarray
     if width == 1:  # 8-bit wav is unsigned
         audio = (np.frombuffer(frames, dtype=np.uint8).astype(np.float32) - 128) / 128
     elif width in (2, 4):

@@ -33,7 +33,9 @@ def check_numeric(values: Any, name: str = "values", row_labels: Sequence[Any] |
     arr = values if isinstance(values, np.ndarray) else np.asarray(values)
     if arr.dtype.kind in "fiub":
         out = arr.astype(np.float64)
-        bad_rows = np.flatnonzero(~np.isfinite(out).reshape(len(out), -1).all(axis=1)) if out.size else []
+        bad_rows: list[int] = (
+            np.flatnonzero(~np.isfinite(out).reshape(len(out), -1).all(axis=1)).tolist() if out.size else []
+        )
         kind = "NaN or infinite values"
     else:
         flat = arr.reshape(len(arr), -1)

@@ -142,7 +142,7 @@ class Tokenizer:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Tokenizer:
         kind = data.get("type")
-        target = _REGISTRY.get(kind) if cls is Tokenizer else cls
+        target = _REGISTRY.get(str(kind)) if cls is Tokenizer else cls
         if target is None or target.kind != kind:
             raise DataError(invalid("type", kind, sorted(_REGISTRY) if cls is Tokenizer else [cls.kind]))
         tok = target(**data.get("config", {}))
