@@ -447,9 +447,9 @@ class LambdaCallback(Callback):
 
     def __init__(self, **hooks: Callable[..., Any]) -> None:
         super().__init__()
-        for name, fn in hooks.items():
+        for name in hooks:
             if name not in _HOOKS:
-                raise ConfigError(invalid(name, fn, f"a hook named one of {', '.join(_HOOKS)}"))
+                raise ConfigError(invalid("hook", name, _HOOKS))
         # CallbackList looks at the class to see which hooks are overridden: give this
         # instance a class of its own that has them (as plain functions, not methods).
         self.__class__ = type(

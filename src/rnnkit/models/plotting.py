@@ -1,0 +1,54 @@
+"""Training curves to PNG: ``plot_history(history, "curve.png")``.
+
+One panel per quantity (loss, then each metric), training and ``val_`` curves
+together, epochs on x. Uses matplotlib's Agg backend: no display needed.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from typing import Any
+
+from rnnkit.errors import ConfigError, MissingDependencyError, invalid
+from rnnkit.models.saving import atomic_write
+
+
+def plot_history(history: Any, path: str | os.PathLike[str], title: str | None = None) -> None:
+    """Draw ``history`` (a :class:`History` or its ``.history`` dict) to a PNG at ``path``."""
+    logs = getattr(history, "history", history)
+    if not isinstance(logs, dict) or not logs:
+        raise ConfigError(
+            invalid("history", type(history).__name__, "a History from fit() with at least one epoch")
+        )
+    epochs = list(getattr(history, "epoch", []) or range(len(next(iter(logs.values())))))
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg", force=False)
+        from matplotlib.figure import Figure
+    except ImportError as exc:
+        raise MissingDependencyError("plot_history needs matplotlib: pip install 'rnnkit[plot]'") from exc
+
+    names = [k for k in logs if not k.startswith("val_")]
+    names += [
+        k.removeprefix("val_") for k in logs if k.startswith("val_") and k.removeprefix("val_") not in names
+    ]
+    names.sort(key=lambda k: k != "loss")  # loss first, as Keras prints it
+    fig = Figure(figsize=(4.2 * len(names), 3.4), dpi=100)  # Figure, not pyplot: no global state
+    axes = fig.subplots(1, len(names), squeeze=False)[0]
+    for ax, name in zip(axes, names, strict=True):
+        for key, style in ((name, "-"), (f"val_{name}", "--")):
+            if key in logs:
+                xs = [e + 1 for e in epochs[-len(logs[key]) :]]
+                ax.plot(xs, logs[key], style, marker="o", markersize=3, label=key)
+        ax.set_xlabel("epoch")
+        ax.set_title(name)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    atomic_write(path, buf.getvalue())
