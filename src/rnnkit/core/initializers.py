@@ -13,7 +13,9 @@ fan_in = in_features, fan_out = out_features.
 
 from __future__ import annotations
 
+import inspect
 import math
+import re
 from typing import Any
 
 import torch
@@ -231,20 +233,30 @@ INITIALIZERS: dict[str, type[Initializer]] = {
 _CLASS_NAMES = {cls: name for name, cls in INITIALIZERS.items()}
 
 
+def _lookup(name: str) -> type[Initializer] | None:
+    """A registry name, or a Keras class name ("GlorotUniform" -> "glorot_uniform"): Keras accepts both,
+    and its serialized configs use the class name (``{"class_name": "Constant", ...}``)."""
+    return INITIALIZERS.get(name) or INITIALIZERS.get(re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower())
+
+
 def get(identifier: Any, *, argument: str = "initializer") -> Initializer:
-    """Resolve a name, a ``{"class_name", "config"}`` dict or an instance."""
+    """Resolve a name, a ``{"class_name", "config"}`` dict (rnnkit's or Keras's) or an instance."""
     if isinstance(identifier, Initializer):
         return identifier
     if isinstance(identifier, str):
-        cls = INITIALIZERS.get(identifier)
+        cls = _lookup(identifier)
         if cls is None:
             raise ConfigError(invalid(argument, identifier, sorted(INITIALIZERS)))
         return cls()
     if isinstance(identifier, dict) and "class_name" in identifier:
-        cls = INITIALIZERS.get(identifier["class_name"])
+        cls = _lookup(identifier["class_name"])
         if cls is None:
             raise ConfigError(invalid(argument, identifier["class_name"], sorted(INITIALIZERS)))
-        return cls(**identifier.get("config", {}))
+        # Keras 3 writes options rnnkit does not have, set to None meaning "the default"
+        # (e.g. GlorotUniform's input_axes/output_axes): drop those, keep the rest strict.
+        params = inspect.signature(cls.__init__).parameters
+        config = {k: v for k, v in (identifier.get("config") or {}).items() if k in params or v is not None}
+        return cls(**config)
     raise ConfigError(invalid(argument, identifier, "an initializer name or instance"))
 
 
