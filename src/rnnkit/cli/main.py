@@ -35,7 +35,8 @@ for module_name, attr, command in SUBCOMMANDS:
 def main() -> None:
     """Entry point: run the app, turning rnnkit errors into one line and exit code 2."""
     try:
-        app(standalone_mode=False)
+        # standalone_mode=False returns typer.Exit's code instead of exiting: pass it on.
+        code = app(standalone_mode=False)
     except RnnkitError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)
@@ -49,6 +50,7 @@ def main() -> None:
             exc.show()
             sys.exit(exc.exit_code)
         raise
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":
