@@ -20,16 +20,37 @@ SUBCOMMANDS = [
     ("datasets", "app", "datasets"),
     ("diagnose", "app", "diagnose"),
     ("bench", "app", "bench"),
+    ("train", "app", "train"),
+]
+# Single commands: (module under rnnkit.cli, function name, command name).
+COMMANDS = [
+    ("text", "predict", "predict"),
+    ("text", "suggest", "suggest"),
+    ("text", "generate", "generate"),
+    ("forecast", "forecast", "forecast"),
+    ("forecast", "backtest", "backtest"),
+    ("serve", "serve", "serve"),
 ]
 
-for module_name, attr, command in SUBCOMMANDS:
+
+def _module(name: str) -> object | None:
     try:
-        module = importlib.import_module(f"rnnkit.cli.{module_name}")
-    except ModuleNotFoundError as exc:  # a sub-command still being written is simply absent
-        if exc.name != f"rnnkit.cli.{module_name}":
+        return importlib.import_module(f"rnnkit.cli.{name}")
+    except ModuleNotFoundError as exc:  # a command still being written is simply absent
+        if exc.name != f"rnnkit.cli.{name}":
             raise
-        continue
-    app.add_typer(getattr(module, attr), name=command)
+        return None
+
+
+for module_name, attr, command in SUBCOMMANDS:
+    module = _module(module_name)
+    if module is not None:
+        app.add_typer(getattr(module, attr), name=command)
+
+for module_name, func_name, command in COMMANDS:
+    module = _module(module_name)
+    if module is not None:
+        app.command(command)(getattr(module, func_name))
 
 
 def main() -> None:
