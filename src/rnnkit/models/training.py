@@ -409,8 +409,7 @@ class Trainer:
             tracker.reset_state()
             extra: dict[str, metrics_mod.Mean] = {}
             module.train()
-            if hasattr(data, "on_epoch_begin") or hasattr(getattr(data, "data", None), "on_epoch_begin"):
-                _data_hook(data, "on_epoch_begin", self)
+            _data_hook(data, "on_epoch_begin", self)
             cb.call("on_epoch_begin", epoch, {})
             batch_end = cb.wants("on_train_batch_end")
             for step, (bx, by, bw) in enumerate(self._batches(data, batch_size, shuffle, rank, world)):
@@ -627,4 +626,7 @@ def _concat(chunks: list[Any]) -> Any:
         return {k: _concat([c[k] for c in chunks]) for k in first}
     if isinstance(first, (tuple, list)):
         return type(first)(_concat([c[i] for c in chunks]) for i in range(len(first)))
-    return torch.cat([c.float() if c.dtype == torch.bfloat16 else c for c in chunks]).cpu().numpy()
+    arrays = [(c.float() if c.dtype == torch.bfloat16 else c).cpu().numpy() for c in chunks]
+    if len({a.shape[1:] for a in arrays}) > 1:
+        return arrays  # e.g. TBPTT chunks of unequal length: see tbptt.streams_to_array
+    return np.concatenate(arrays)
