@@ -68,3 +68,9 @@ def all_reduce_sum(tensors: list[torch.Tensor]) -> None:
 def barrier() -> None:
     if is_distributed():
         dist.barrier()
+
+
+def cleanup() -> None:
+    """Leave the process group (call at the end of a torchrun script)."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
