@@ -109,8 +109,27 @@ def _act(name: str) -> Callable[[Tensor], Tensor]:
     return activations.get(name)
 
 
+def _hard_sigmoid_(v: Tensor) -> Tensor:
+    return torch.nn.functional.hardsigmoid(v, inplace=True)  # relu6(x + 3) / 6, Keras 3's hard_sigmoid
+
+
+# In-place forms, so activated gates are written straight into the saved buffers.
+INPLACE: dict[str, Callable[[Tensor], Tensor]] = {
+    "tanh": torch.tanh_,
+    "sigmoid": torch.sigmoid_,
+    "relu": torch.relu_,
+    "linear": lambda v: v,
+    "hard_sigmoid": _hard_sigmoid_,
+}
+
+
 class _FastRNN(torch.autograd.Function):
-    """outputs (T, B, H), h_T, c_T = loop(x); backward written by hand (see the module docstring)."""
+    """outputs (T, B, H), h_T, c_T = loop(x); backward written by hand (see the module docstring).
+
+    Saved per step (time-major, contiguous): LSTM the activated gates (T, B, 4H) and
+    the cell states (T, B, H); GRU r and z (T, B, 2H), n (T, B, H) and the recurrent
+    projection (T, B, 3H) whose n block is h W_hn^T + b_hn; SimpleRNN the new state.
+    """
 
     @staticmethod
     def forward(  # type: ignore[override]
@@ -131,50 +150,54 @@ class _FastRNN(torch.autograd.Function):
         rmask: Tensor | None,
         zone: Tensor | None,
         zone_rate_eval: float | None,
-    ) -> tuple[Tensor, Tensor, Tensor | None]:
-        act, rec = _act(act_name), _act(rec_name)
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        act, act_, rec_ = _act(act_name), INPLACE[act_name], INPLACE[rec_name]
         B, T, _ = x.shape
         H = w_hh.shape[1]
         xd = x if dmask is None else x * dmask.unsqueeze(1)  # (B, T, D)
-        xt = xd.transpose(0, 1)  # (B, T, D) -> (T, B, D)
         # Fold b_hh into the input projection where it adds before any nonlinearity.
         bias = b_ih
         if b_hh is not None and kind != "gru":
             bias = b_hh if bias is None else bias + b_hh
-        xp = torch.matmul(xt, w_ih.t())  # (T, B, G)
+        xp = torch.matmul(xd.transpose(0, 1), w_ih.t())  # (T, B, D) x (D, G) -> (T, B, G)
         if bias is not None:
             xp += bias
         w_hh_t = w_hh.t()
         m = None if mask is None else mask.t().unsqueeze(-1)  # (B, T) -> (T, B, 1)
+        plain = m is None and zone is None and not zone_rate_eval  # h_t is the new value itself
         hs = x.new_empty(T, B, H)  # the carried state after each step
         cs = x.new_empty(T, B, H) if kind == "lstm" else None
-        saved = x.new_empty(T, B, 4 * H if kind != "rnn" else H)  # activated gates (GRU: r, z, n, hn)
+        if kind == "lstm":
+            saved: tuple[Tensor, ...] = (x.new_empty(T, B, 4 * H),)
+        elif kind == "gru":
+            saved = (x.new_empty(T, B, 2 * H), x.new_empty(T, B, H), x.new_empty(T, B, 3 * H))
+        else:
+            saved = (x.new_empty(T, B, H),)
         h, c = h0, c0
         for t in range(T):
             h_in = h if rmask is None else h * rmask
             if kind == "lstm":
-                g = torch.addmm(xp[t], h_in, w_hh_t, out=saved[t])  # (B, 4H): i, f, g, o
+                g = torch.addmm(xp[t], h_in, w_hh_t, out=saved[0][t])  # (B, 4H): i, f, g, o
+                rec_(g[:, : 2 * H])  # i, f
+                act_(g[:, 2 * H : 3 * H])  # g
+                rec_(g[:, 3 * H :])  # o
                 i_, f_, g_, o_ = g.chunk(4, dim=1)
-                i_.copy_(rec(i_))
-                f_.copy_(rec(f_))
-                g_.copy_(act(g_))
-                o_.copy_(rec(o_))
-                c_new = torch.addcmul(f_ * c, i_, g_)
-                h_new = o_ * act(c_new)
+                c_new = torch.addcmul(f_ * c, i_, g_, out=cs[t] if m is None else None)  # type: ignore[index]
+                h_new = torch.mul(o_, act(c_new), out=hs[t] if plain else None)
             elif kind == "gru":
-                s = saved[t]
-                hp = torch.addmm(b_hh, h_in, w_hh_t) if b_hh is not None else h_in @ w_hh_t  # (B, 3H)
-                xr, xz, xn = xp[t].chunk(3, dim=1)
-                hr, hz, hn = hp.chunk(3, dim=1)
-                r_, z_, n_, hn_ = s.chunk(4, dim=1)
-                r_.copy_(rec(xr + hr))
-                z_.copy_(rec(xz + hz))
-                n_.copy_(act(torch.addcmul(xn, r_, hn)))
-                hn_.copy_(hn)
-                h_new = torch.addcmul(n_, z_, h - n_)
+                rz, n, hp = saved[0][t], saved[1][t], saved[2][t]
+                if b_hh is not None:
+                    torch.addmm(b_hh, h_in, w_hh_t, out=hp)  # (B, 3H): hr, hz, hn
+                else:
+                    torch.mm(h_in, w_hh_t, out=hp)
+                rec_(torch.add(xp[t, :, : 2 * H], hp[:, : 2 * H], out=rz))
+                r_, z_ = rz.chunk(2, dim=1)
+                act_(torch.addcmul(xp[t, :, 2 * H :], r_, hp[:, 2 * H :], out=n))
+                h_new = torch.addcmul(n, z_, h - n, out=hs[t] if plain else None)
             else:
-                h_new = act(torch.addmm(xp[t], h_in, w_hh_t))
-                saved[t] = h_new
+                h_new = act_(torch.addmm(xp[t], h_in, w_hh_t, out=saved[0][t]))
+                if plain:
+                    hs[t] = h_new
             if zone is not None:
                 h_new = torch.where(zone[t], h, h_new)
             elif zone_rate_eval:
@@ -183,35 +206,39 @@ class _FastRNN(torch.autograd.Function):
                 h_new = torch.where(m[t], h_new, h)
                 if kind == "lstm":
                     c_new = torch.where(m[t], c_new, c)
-            h = h_new
-            hs[t] = h
+                    cs[t] = c_new  # type: ignore[index]
+            if not plain:
+                hs[t] = h_new
+            h = hs[t]
             if kind == "lstm":
-                c = c_new
-                cs[t] = c  # type: ignore[index]
+                c = cs[t]  # type: ignore[index]
         outs = hs if valid is None else hs * valid.t().unsqueeze(-1).to(hs.dtype)
         ctx.meta = (kind, act_name, rec_name, zone_rate_eval)
-        ctx.save_for_backward(xd, h0, c0, w_ih, w_hh, b_ih, b_hh, m, valid, dmask, rmask, zone, hs, cs, saved)
+        ctx.save_for_backward(
+            xd, h0, c0, w_ih, w_hh, b_ih, b_hh, m, valid, dmask, rmask, zone, hs, cs, *saved
+        )
         # autograd.Function outputs must be tensors: an empty one stands for "no cell state".
         return outs, h, (c if c is not None else h.new_empty(0))
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx: Any, d_outs: Tensor, d_hT: Tensor | None, d_cT: Tensor | None) -> tuple[Any, ...]:
+    def backward(ctx: Any, d_outs: Tensor, d_hT: Tensor, d_cT: Tensor) -> tuple[Any, ...]:
         kind, act_name, rec_name, zone_rate_eval = ctx.meta
-        xd, h0, c0, w_ih, w_hh, b_ih, b_hh, m, valid, dmask, rmask, zone, hs, cs, saved = ctx.saved_tensors
-        dact, drec = DERIVATIVES[act_name], DERIVATIVES[rec_name] if kind != "rnn" else None
+        xd, h0, c0, w_ih, w_hh, b_ih, b_hh, m, valid, dmask, rmask, zone, hs, cs, *saved = ctx.saved_tensors
+        dact, drec = DERIVATIVES[act_name], DERIVATIVES[rec_name]
         act = _act(act_name)
         T, B, H = hs.shape
         if valid is not None:
             d_outs = d_outs * valid.t().unsqueeze(-1).to(d_outs.dtype)
-        dh = torch.zeros_like(h0) if d_hT is None else d_hT.clone()
+        dh = d_hT.clone()
         dc = None
         if kind == "lstm":
-            dc = torch.zeros_like(h0) if d_cT is None or d_cT.numel() == 0 else d_cT.clone()
-        gx = xd.new_empty(T, B, w_ih.shape[0])  # dL/d(x W_ih^T + b_ih) per step
-        gh = gx if kind != "gru" else xd.new_empty(T, B, w_hh.shape[0])  # dL/d(h W_hh^T + b_hh)
+            dc = torch.zeros_like(h0) if d_cT.numel() == 0 else d_cT.clone()
+        gx = xd.new_empty(T, B, w_ih.shape[0])  # dL/d(x W_ih^T + b_ih) per step, gates in weight order
+        ghn = xd.new_empty(T, B, H) if kind == "gru" else None  # GRU: dL/d(h W_hn^T + b_hn)
+        w_rz, w_n = (w_hh[: 2 * H], w_hh[2 * H :]) if kind == "gru" else (w_hh, w_hh)
         for t in range(T - 1, -1, -1):
-            dh = dh + d_outs[t]
+            dh += d_outs[t]
             h_prev = hs[t - 1] if t > 0 else h0
             # Which units took the new value this step (the rest carried h_{t-1} over).
             take = None
@@ -226,47 +253,50 @@ class _FastRNN(torch.autograd.Function):
                 dnew = (1.0 - zone_rate_eval) * dnew
             if kind == "lstm":
                 c_prev = cs[t - 1] if t > 0 else c0
-                i_, f_, g_, o_ = saved[t].chunk(4, dim=1)
-                c_new = torch.addcmul(f_ * c_prev, i_, g_)
-                tc = act(c_new)
+                gates = saved[0][t]
+                i_, f_, g_, o_ = gates.chunk(4, dim=1)
+                tc = act(torch.addcmul(f_ * c_prev, i_, g_))  # act(c_new), recomputed
                 dc_new = dc if m is None else dc * m[t]
-                dc_new = dc_new + dnew * o_ * dact(tc)
+                dc_new = torch.addcmul(dc_new, dnew * o_, dact(tc))
                 gi, gf, gg, go = gx[t].chunk(4, dim=1)
-                torch.mul(dc_new * g_, drec(i_), out=gi)  # type: ignore[misc]
-                torch.mul(dc_new * c_prev, drec(f_), out=gf)  # type: ignore[misc]
+                torch.mul(dc_new * g_, drec(i_), out=gi)
+                torch.mul(dc_new * c_prev, drec(f_), out=gf)
                 torch.mul(dc_new * i_, dact(g_), out=gg)
-                torch.mul(dnew * tc, drec(o_), out=go)  # type: ignore[misc]
-                dc = dc_new * f_ if m is None else dc_new * f_ + dc * ~m[t]
+                torch.mul(dnew * tc, drec(o_), out=go)
+                dc = dc_new * f_ if m is None else torch.addcmul(dc * ~m[t], dc_new, f_)
+                dh_in = gx[t] @ w_hh  # (B, 4H) x (4H, H) -> (B, H)
             elif kind == "gru":
-                r_, z_, n_, hn_ = saved[t].chunk(4, dim=1)
-                dz = dnew * (h_prev - n_)
-                dn = dnew * (1.0 - z_)
+                r_, z_ = saved[0][t].chunk(2, dim=1)
+                n_, hn_ = saved[1][t], saved[2][t, :, 2 * H :]
                 gr, gz, gn = gx[t].chunk(3, dim=1)
-                torch.mul(dn, dact(n_), out=gn)
-                torch.mul(gn * hn_, drec(r_), out=gr)  # type: ignore[misc]
-                torch.mul(dz, drec(z_), out=gz)  # type: ignore[misc]
-                hr, hz, hhn = gh[t].chunk(3, dim=1)
-                hr.copy_(gr)
-                hz.copy_(gz)
-                torch.mul(gn, r_, out=hhn)
-                dcarry = dnew * z_ if dcarry is None else dcarry + dnew * z_
+                torch.mul(dnew * (1.0 - z_), dact(n_), out=gn)
+                torch.mul(gn * hn_, drec(r_), out=gr)
+                torch.mul(dnew * (h_prev - n_), drec(z_), out=gz)
+                torch.mul(gn, r_, out=ghn[t])  # type: ignore[index]
+                dcarry = dnew * z_ if dcarry is None else torch.addcmul(dcarry, dnew, z_)
+                # (B, 2H) x (2H, H) + (B, H) x (H, H) -> (B, H)
+                dh_in = torch.addmm(ghn[t] @ w_n, gx[t, :, : 2 * H], w_rz)  # type: ignore[index]
             else:
-                torch.mul(dnew, dact(saved[t]), out=gx[t])
-            dh_in = gh[t] @ w_hh  # (B, G) x (G, H) -> (B, H)
+                torch.mul(dnew, dact(saved[0][t]), out=gx[t])
+                dh_in = gx[t] @ w_hh
             if rmask is not None:
                 dh_in = dh_in * rmask
             dh = dh_in if dcarry is None else dh_in + dcarry
 
         # The weight gradients: one GEMM each over all T*B rows.
-        h_prev_all = torch.cat([h0.unsqueeze(0), hs[:-1]])  # (T, B, H): h_0 .. h_{T-1}
+        h_prev_all = torch.cat([h0.unsqueeze(0), hs[:-1]]).reshape(T * B, H)  # h_0 .. h_{T-1}
         if rmask is not None:
-            h_prev_all = h_prev_all * rmask
-        gh2, gx2 = gh.reshape(T * B, -1), gx.reshape(T * B, -1)
-        d_w_hh = gh2.t() @ h_prev_all.reshape(T * B, H)
-        xt = xd.transpose(0, 1).reshape(T * B, -1)  # (B, T, D) -> (T*B, D)
-        d_w_ih = gx2.t() @ xt
+            h_prev_all = (h_prev_all.reshape(T, B, H) * rmask).reshape(T * B, H)
+        gx2 = gx.reshape(T * B, -1)
+        if kind == "gru":
+            ghn2 = ghn.reshape(T * B, H)  # type: ignore[union-attr]
+            d_w_hh = torch.cat([gx2[:, : 2 * H].t() @ h_prev_all, ghn2.t() @ h_prev_all])
+            d_b_hh = None if b_hh is None else torch.cat([gx2[:, : 2 * H].sum(0), ghn2.sum(0)])
+        else:
+            d_w_hh = gx2.t() @ h_prev_all
+            d_b_hh = None if b_hh is None else gx2.sum(0)
+        d_w_ih = gx2.t() @ xd.transpose(0, 1).reshape(T * B, -1)  # (G, T*B) x (T*B, D)
         d_b_ih = None if b_ih is None else gx2.sum(0)
-        d_b_hh = None if b_hh is None else gh2.sum(0)
         dx = (gx2 @ w_ih).reshape(T, B, -1).transpose(0, 1)  # (T*B, D) -> (B, T, D)
         if dmask is not None:
             dx = dx * dmask.unsqueeze(1)
