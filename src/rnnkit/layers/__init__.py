@@ -22,6 +22,7 @@ from rnnkit.layers.core_layers import (
 )
 from rnnkit.layers.gru import GRU, GRUCell
 from rnnkit.layers.lstm import LSTM, LSTMCell
+from rnnkit.layers.min_rnn import MinGRU, MinGRUCell, MinLSTM, MinLSTMCell
 from rnnkit.layers.recurrent import RNN, StackedRNNCells, kernel_report
 from rnnkit.layers.simple_rnn import SimpleRNN, SimpleRNNCell
 
@@ -43,6 +44,10 @@ __all__ = [
     "LSTMCell",
     "Layer",
     "Masking",
+    "MinGRU",
+    "MinGRUCell",
+    "MinLSTM",
+    "MinLSTMCell",
     "RecurrentCell",
     "SimpleRNN",
     "SimpleRNNCell",

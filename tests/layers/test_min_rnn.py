@@ -1,0 +1,94 @@
+"""minGRU / minLSTM: the parallel scan equals the step-by-step recurrence, forward and backward."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+from tests.helpers import assert_close_all, grads_of
+from torch.autograd import gradcheck
+
+from rnnkit import layers
+from rnnkit.core.parallel_scan import log_space_scan, sequential_scan
+from rnnkit.errors import ConfigError
+from rnnkit.layers.base import deserialize_layer, serialize_layer
+from rnnkit.layers.min_rnn import g, log_g
+
+B, T, D, H = 3, 12, 4, 5
+
+
+def test_log_space_scan_equals_the_loop_in_float64() -> None:
+    a = torch.rand(B, T, H, dtype=torch.float64) * 0.9 + 0.05
+    b = torch.rand(B, T, H, dtype=torch.float64)
+    h0 = torch.randn(B, H, dtype=torch.float64)  # any sign: added outside the logs
+    torch.testing.assert_close(log_space_scan(a.log(), b.log(), h0), sequential_scan(a, b, h0))
+    args = (a.log().requires_grad_(), b.log().requires_grad_(), h0.requires_grad_())
+    assert gradcheck(log_space_scan, args)
+
+
+def test_g_is_positive_and_log_g_matches() -> None:
+    v = torch.linspace(-20, 20, 401, dtype=torch.float64)
+    assert (g(v) > 0).all()
+    torch.testing.assert_close(log_g(v), g(v).log())
+
+
+CASES = list(
+    itertools.product([layers.MinGRU, layers.MinLSTM], ["none", "holes"], [False, True], [False, True])
+)
+
+
+@pytest.mark.parametrize(("cls", "mask_kind", "backwards", "init"), CASES)
+def test_parallel_equals_sequential(cls, mask_kind, backwards, init) -> None:
+    par = cls(H, return_sequences=True, return_state=True, go_backwards=backwards)
+    seq = cls(H, return_sequences=True, return_state=True, go_backwards=backwards, mode="sequential")
+    par.build((None, T, D))
+    seq.build((None, T, D))
+    seq.load_state_dict(par.state_dict())
+    x = torch.randn(B, T, D, requires_grad=True)
+    h0 = torch.randn(B, H, requires_grad=True)
+    mask = None if mask_kind == "none" else torch.rand(B, T) > 0.3
+    state = [h0] if init else None
+    out_p, g_p = grads_of(lambda: par(x, initial_state=state, mask=mask), [x, h0, *par.parameters()])
+    out_s, g_s = grads_of(lambda: seq(x, initial_state=state, mask=mask), [x, h0, *seq.parameters()])
+    assert_close_all(out_p, out_s, atol=2e-5)
+    assert_close_all(g_p, g_s, atol=2e-5)
+    assert par.last_kernel.name == "parallel-scan" and seq.last_kernel.name == "sequential"
+
+
+@pytest.mark.parametrize("cls", [layers.MinGRU, layers.MinLSTM])
+def test_step_api_equals_the_layer(cls) -> None:
+    layer = cls(H, return_sequences=True)
+    x = torch.randn(B, T, D)
+    full = layer(x)
+    h = torch.zeros(B, H)
+    for t in range(T):
+        h, _ = layer.cell(x[:, t], [h])
+        torch.testing.assert_close(h, full[:, t], atol=1e-5, rtol=1e-5)
+
+
+def test_long_sequences_stay_finite_and_match() -> None:
+    layer = layers.MinGRU(8, return_sequences=True)
+    seq = layers.MinGRU(8, return_sequences=True, mode="sequential")
+    x = torch.randn(2, 2048, 3)
+    layer.build(x.shape)
+    seq.build(x.shape)
+    seq.load_state_dict(layer.state_dict())
+    y = layer(x)
+    assert torch.isfinite(y).all()
+    torch.testing.assert_close(y, seq(x), atol=1e-4, rtol=1e-4)
+
+
+def test_usable_wherever_an_rnn_layer_is() -> None:
+    x = torch.randn(B, T, D)
+    bi = layers.Bidirectional(layers.MinLSTM(H, return_sequences=True))
+    assert bi(x).shape == (B, T, 2 * H)
+    stateful = layers.MinGRU(H, stateful=True)
+    first = stateful(x)
+    assert not torch.equal(stateful(x), first)  # the state carried over
+    twin = deserialize_layer(serialize_layer(stateful))
+    assert type(twin) is layers.MinGRU and twin.get_config()["mode"] == "auto"
+    with pytest.raises(
+        ConfigError, match=r"^mode='fast' is not valid: expected one of 'auto', 'parallel', 'sequential'\.$"
+    ):
+        layers.MinGRU(H, mode="fast")
