@@ -3,9 +3,10 @@
 Each test builds a Keras layer and its rnnkit twin, randomizes the Keras weights
 (so every bias, both GRU bias rows included, is non-zero), copies them over with
 ``from_keras`` and compares every output and state within 1e-5 (float32). Unless
-a test is about kernel choice, rnnkit runs twice, with ``use_fused="auto"`` and
-``use_fused=False``, and both runs must match Keras (on CPU Keras always runs its
-generic loop, so it is the oracle for the fused path as well).
+a test is about kernel choice, rnnkit runs three times -- ``use_fused="auto"`` (fused,
+else fast), ``use_fused=False`` (fast, else reference) and ``kernels.force("reference")``
+-- and every run must match Keras (on CPU Keras always runs its generic loop, so it
+is the oracle for every kernel).
 
 Shapes: B=3 sequences, T=6 steps, D=4 features, H=5 units.
 
@@ -24,6 +25,7 @@ import numpy as np
 import pytest
 import torch
 
+from rnnkit import kernels
 from rnnkit import layers as rk
 from rnnkit.layers import from_keras, to_keras
 
@@ -101,7 +103,7 @@ def _link(klayer: Any, ours: Any, shape: tuple[int, ...] = (B, T, D)) -> tuple[A
 
 
 def _fused_runs(ours: Any, *args: Any, **kwargs: Any) -> list[Any]:
-    """Our outputs under use_fused="auto" and use_fused=False (the setting of every RNN inside)."""
+    """Our outputs under use_fused="auto", use_fused=False and the forced reference loop."""
     rnns = [m for m in ours.modules() if isinstance(m, rk.RNN)]
     before = [m.use_fused for m in rnns]
     runs = []
@@ -111,6 +113,8 @@ def _fused_runs(ours: Any, *args: Any, **kwargs: Any) -> list[Any]:
         runs.append(ours(*args, **kwargs))
     for m, setting in zip(rnns, before, strict=True):
         m.use_fused = setting
+    with kernels.force("reference"):
+        runs.append(ours(*args, **kwargs))
     return runs
 
 
@@ -322,7 +326,11 @@ def test_dropout_is_off_at_inference(kind: str) -> None:
     for run in _fused_runs(ours, torch.from_numpy(x), training=False):
         assert_same(run, theirs)
         assert_same(run, plain(torch.from_numpy(x)))
-    ours.eval()  # training=None resolves to the module's mode
+    # Documented difference (layers/base.py): training=None resolves to the torch module's
+    # mode, and a new module is in training mode, where Keras's layer(x) means inference.
+    assert ours.training
+    assert not np.allclose(_to_np(ours(torch.from_numpy(x))[0]), _to_np(theirs[0]), atol=ATOL)
+    ours.eval()
     assert_same(ours(torch.from_numpy(x)), theirs)
 
 
@@ -408,3 +416,15 @@ def test_to_keras_round_trip(kind: str) -> None:
     klayer.build((B, T, D))
     klayer.set_weights(to_keras(ours))
     check(klayer, ours, _inputs(), mask=_mask("holes"))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_from_keras_config(kind: str) -> None:
+    """A Keras layer's get_config() (Keras's initializer dicts, dtype policy ...) builds the rnnkit twin."""
+    cls, extra = KINDS[kind]
+    # (Not unroll here: Keras 3.15's torch backend crashes on unroll + go_backwards + mask.)
+    flags = {"return_sequences": True, "return_state": True, "go_backwards": True}
+    klayer = getattr(keras.layers, cls)(H, activation="relu", dropout=0.2, **extra, **flags)
+    ours = getattr(rk, cls).from_config(klayer.get_config())
+    klayer, ours = _link(klayer, ours)
+    check(klayer, ours, _inputs(), mask=_mask("left"), training=False)
