@@ -428,3 +428,39 @@ def test_from_keras_config(kind: str) -> None:
     ours = getattr(rk, cls).from_config(klayer.get_config())
     klayer, ours = _link(klayer, ours)
     check(klayer, ours, _inputs(), mask=_mask("left"), training=False)
+
+
+# ---------------------------------------------------------- odd corners
+@pytest.mark.parametrize("kind", ["SimpleRNN", "LSTM", "GRU"])
+def test_one_step_other_shapes_and_float64(kind: str) -> None:
+    flags = {"return_sequences": True, "return_state": True}
+    klayer, ours = make_pair(kind, **flags)
+    check(klayer, ours, _inputs(shape=(B, 1, D)))  # T = 1
+    check(klayer, ours, _inputs(shape=(2, 9, D)), mask=_mask("holes")[:2].repeat(2, axis=1)[:, :9])
+    cls, extra = KINDS[kind]
+    k64 = getattr(keras.layers, cls)(H, dtype="float64", **extra, **flags)
+    o64 = getattr(rk, cls)(H, **extra, **flags)
+    o64(torch.zeros(B, T, D, dtype=torch.float64))  # weights follow the first input's dtype
+    k64, o64 = _link(k64, o64)
+    x64 = _inputs().astype("float64")
+    for run in _fused_runs(o64, torch.from_numpy(x64)):
+        assert all(t.dtype == torch.float64 for t in run)
+        # 1e-5, not 1e-12: Keras's own float64 SimpleRNN is off by ~1e-7 from a NumPy loop.
+        assert_same(run, k64(x64))
+
+
+def test_stateful_stack_with_dropout_and_initial_state() -> None:
+    cells = {"dropout": 0.3, "recurrent_dropout": 0.3}
+    klayer = keras.layers.RNN(
+        [keras.layers.LSTMCell(H, **cells), keras.layers.GRUCell(H, **cells)],
+        stateful=True,
+        return_state=True,
+    )
+    ours = rk.RNN([rk.LSTMCell(H, **cells), rk.GRUCell(H, **cells)], stateful=True, return_state=True)
+    klayer, ours = _link(klayer, ours)
+    ours.eval()
+    state0 = [_inputs(10 + i, (B, H)) for i in range(3)]
+    x1, x2 = _inputs(0), _inputs(1)
+    theirs = klayer(x1, initial_state=[state0[:2], state0[2:]])  # Keras: nested per cell
+    assert_same(ours(torch.from_numpy(x1), initial_state=_torch_tree(state0)), theirs)
+    assert_same(ours(torch.from_numpy(x2)), klayer(x2))  # carries on from the states of call 1
