@@ -98,6 +98,6 @@ def test_use_fused_true_on_ineligible_raises() -> None:
     ):
         run_sequence(p, x, (torch.zeros(B, H),), opts, use_fused=True)
     _, choice = run_sequence(p, x, (torch.zeros(B, H),), opts)
-    assert (choice.name, choice.reason) == ("reference", "zoneout > 0")
+    assert (choice.name, choice.reason) == ("fast", "fused kernel refused: zoneout > 0")
     _, choice = run_sequence(p, x, (torch.zeros(B, H),), SequenceOptions())
     assert (choice.name, choice.reason) == ("fused:aten", "eligible")
