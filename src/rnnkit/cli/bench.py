@@ -1,0 +1,107 @@
+"""``rnnkit bench ...``: measured benchmarks, one command each.
+
+    rnnkit bench memory --task adding --cells simple,lstm,gru --lengths 50,100,200,500 \\
+        --steps 3000 --plot adding.png --json adding.json
+
+``memory`` trains each cell on a long-memory task at each length and reports the
+final held-out loss against the memoryless baseline (rnnkit.tasks.memory).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from rnnkit.cli.diagnose import command_line, parse_cells, parse_ints
+from rnnkit.tasks.memory import CELLS, TASKS, MemoryResults, check_lengths, check_task, run_memory_benchmark
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Measured benchmarks.")
+
+
+@app.callback()
+def _group() -> None:
+    """Measured benchmarks."""
+
+
+@app.command()
+def memory(
+    task: Annotated[str, typer.Option(help=f"Which task: {', '.join(TASKS)}.")] = "adding",
+    cells: Annotated[
+        str, typer.Option(help=f"Comma-separated cells: {', '.join(CELLS)}.")
+    ] = "simple,lstm,gru",
+    lengths: Annotated[
+        str, typer.Option(help="Comma-separated sequence lengths T (each >= 2).")
+    ] = "50,100,200",
+    steps: Annotated[int, typer.Option(help="Training steps (at most) per cell and length.")] = 1000,
+    units: Annotated[int, typer.Option(help="Hidden units H.")] = 64,
+    batch_size: Annotated[int, typer.Option(help="Sequences per training step.")] = 64,
+    learning_rate: Annotated[float, typer.Option(help="Adam learning rate.")] = 2e-3,
+    clipnorm: Annotated[
+        float, typer.Option(help="Clip the global gradient norm to this (0 = no clipping).")
+    ] = 1.0,
+    stop_below: Annotated[
+        float, typer.Option(help="Stop a run early once its held-out loss is below this (0 = never).")
+    ] = 0.0,
+    eval_every: Annotated[int, typer.Option(help="Held-out evaluation every N steps.")] = 100,
+    seed: Annotated[int, typer.Option(help="Seed of weights and data.")] = 0,
+    plot: Annotated[Path | None, typer.Option(help="Write loss-vs-T to this PNG.")] = None,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Write the results here (updated after every run).")
+    ] = None,
+) -> None:
+    """Adding problem or copy memory: final loss against T per cell, with the no-memory baseline."""
+    check_task(task)
+    names = parse_cells(cells)
+    ts = check_lengths(parse_ints("lengths", lengths))
+    command = command_line()
+    console = Console(stderr=True)
+
+    def save(results: MemoryResults) -> None:
+        row = results.rows[-1]
+        console.print(
+            f"{row.cell} T={row.length}: {results.metric} {row.final_loss:.4g} "
+            f"(baseline {row.baseline:.4g}) after {row.steps} steps, {row.seconds:.0f} s"
+        )
+        if json_path is not None:  # after every run, so a long benchmark leaves partial results
+            json_path.parent.mkdir(parents=True, exist_ok=True)
+            json_path.write_text(json.dumps({"command": command, **results.to_dict()}, indent=1) + "\n")
+
+    results = run_memory_benchmark(
+        task,
+        names,
+        ts,
+        steps,
+        units=units,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        clipnorm=clipnorm or None,
+        seed=seed,
+        eval_every=eval_every,
+        stop_below=stop_below or None,
+        on_row=save,
+        on_eval=lambda cell, T, step, loss: console.log(f"{cell} T={T} step {step}: {loss:.4g}"),
+    )
+    _print_table(results)
+    if json_path is not None:
+        typer.echo(f"wrote {json_path}")
+    if plot is not None:
+        from rnnkit.tasks.memory import plot_memory_results
+
+        typer.echo(f"wrote {plot_memory_results(results, plot)}")
+
+
+def _print_table(results: MemoryResults) -> None:
+    metric = results.metric
+    table = Table(title=f"{results.task}: final held-out {metric} (baseline = no memory)")
+    for col in ("cell", "T", metric, "baseline", "loss/baseline", "steps", "seconds"):
+        table.add_column(col, justify="left" if col == "cell" else "right")
+    for row in results.table():
+        cells: list[Any] = [row["cell"], row["T"], f"{row[metric]:.4g}", f"{row['baseline']:.4g}",
+                            f"{row['loss/baseline']:.3f}", row["steps"], f"{row['seconds']:.0f}"]  # fmt: skip
+        table.add_row(*map(str, cells))
+    Console().print(table)
