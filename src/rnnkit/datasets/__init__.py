@@ -9,7 +9,14 @@
 sizes without loading anything. Each dataset module registers itself on import.
 """
 
-from rnnkit.datasets import bible, corpora, series, text, tsfile  # noqa: F401  (registers the datasets)
+from rnnkit.datasets import (  # noqa: F401  (registers the datasets)
+    bible,
+    chorales,
+    corpora,
+    series,
+    text,
+    tsfile,
+)
 from rnnkit.datasets.registry import (
     AudioDataset,
     CorpusDataset,

@@ -1,0 +1,281 @@
+"""The 371 Bach chorales of music21's corpus, as soprano tokens and as four voices.
+
+``music21.corpus.chorales.Iterator()`` lists the chorales in Riemenschneider order
+(371 numbers, 350 distinct files: 21 harmonisations are listed twice). Each file is
+parsed once with music21 into
+
+* ``tokens``: the soprano line as ``pitch_duration`` strings, e.g. ``"F#4_1.5"``
+  (music21's spelling, ``-`` is a flat; duration in quarter notes; ``R`` is a rest),
+  the sequence-modelling view;
+* ``voices``: soprano, alto, tenor and bass as ``(midi_pitch, duration)`` events
+  (``REST`` = -1), back to back from the first beat, which is what a MIDI writer needs;
+  :meth:`Chorale.piano_roll` quantizes them to a fixed grid (sixteenth notes by default).
+
+Choices, in one place: tied notes are merged into one event (``stripTies``), because a
+held note is one musical event and the bar line is not part of the melody; a chord
+inside one voice (rare divisi) keeps its highest note (lowest in the bass); notes that
+overlap the line (a second voice written into the same part) and grace notes (no
+duration) are dropped; a gap in a line becomes a rest; repeats are not expanded.
+
+Parsing everything takes 1-3 minutes of CPU, so it runs in worker processes and the
+result is cached as JSON in the user cache directory (``$RNNKIT_CACHE_DIR`` overrides
+it), written atomically; ``_CACHE_VERSION`` is in the file name, so changing the format
+ignores old caches.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from rnnkit.datasets.registry import (
+    DatasetInfo,
+    TokenSequencesDataset,
+    cache_dir,
+    register,
+    seeded_split,
+)
+from rnnkit.errors import ConfigError, DataError, MissingDependencyError, invalid
+
+logger = logging.getLogger(__name__)
+
+REST = -1  # the pitch of a rest in ``Chorale.voices`` and in piano rolls
+VOICES = ("soprano", "alto", "tenor", "bass")
+_PIP = "pip install 'rnnkit[music]'"
+# Bump when the cached JSON changes shape or content: the old file is then ignored.
+_CACHE_VERSION = "v1"
+_EPS = 1e-6  # quarter-length tolerance: music21 offsets are floats or Fractions
+
+
+@dataclass(frozen=True)
+class Chorale:
+    """One chorale: metadata, soprano tokens and the four voices.
+
+    ``voices[v]`` is a list of ``(midi_pitch, duration)`` pairs for v in S, A, T, B,
+    durations in quarter notes, rests as ``REST``; each voice starts at time 0.
+    """
+
+    number: int  # Riemenschneider number, 1..371
+    file: str  # music21 corpus name, e.g. "bach/bwv269" (shared by the listed-twice chorales)
+    title: str
+    key: str  # from the key signature as written, e.g. "G major"
+    time_signature: str  # e.g. "4/4"
+    tokens: list[str]
+    voices: list[list[tuple[int, float]]]
+
+    def piano_roll(self, step: float = 0.25, *, multi_hot: bool = False) -> np.ndarray:
+        """The four voices on a grid of ``step`` quarter notes (0.25: sixteenths).
+
+        Returns (T, 4) int16 MIDI pitches with ``REST`` for silence (the "JSB chorales"
+        layout), or with ``multi_hot=True`` (T, 128) float32, 1 where a pitch sounds.
+        Onsets and ends are rounded to the grid; T covers the longest voice.
+        """
+        if not step > 0:
+            raise ConfigError(invalid("step", step, "a positive number of quarter notes"))
+        ends = [sum(d for _, d in v) for v in self.voices]
+        T = round(max(ends) / step)
+        roll = np.full((T, len(self.voices)), REST, dtype=np.int16)
+        for v, events in enumerate(self.voices):
+            t = 0.0
+            for pitch, dur in events:
+                a, b = round(t / step), round((t + dur) / step)
+                roll[a:b, v] = pitch
+                t += dur
+        if not multi_hot:
+            return roll
+        hot = np.zeros((T, 128), dtype=np.float32)
+        steps, voice = np.nonzero(roll != REST)
+        hot[steps, roll[steps, voice]] = 1.0
+        return hot
+
+
+@dataclass
+class ChoralesDataset(TokenSequencesDataset):
+    """Soprano token sequences per split (``train`` ...), plus the parsed chorales.
+
+    ``chorales[split][i]`` is the :class:`Chorale` whose tokens are ``<split>[i]``;
+    ``vocabulary`` is the sorted set of tokens over all splits (so no test token is
+    out of vocabulary).
+    """
+
+    chorales: dict[str, list[Chorale]] = field(default_factory=dict)
+
+
+def _duration_text(quarters: float) -> str:
+    # "1.5", "0.25", "2.0"; triplets (1/3) keep 4 decimals so the vocabulary stays finite.
+    return str(round(quarters, 4))
+
+
+def _line(part: Any, lowest: bool) -> tuple[list[tuple[int, float]], list[str]]:
+    """A part as a monophonic line: (midi, duration) events and ``pitch_duration`` tokens."""
+    events: list[tuple[int, float]] = []
+    tokens: list[str] = []
+    end = 0.0
+    # stripTies: a tied note is one event (in place: the copy would cost 60% of the parse);
+    # flatten: measure-relative offsets -> absolute.
+    part.stripTies(inPlace=True)
+    for el in part.flatten().notesAndRests:
+        dur = float(el.quarterLength)
+        start = float(el.offset)
+        if dur <= 0 or start < end - _EPS:  # grace note, or a second voice in the part
+            continue
+        if start > end + _EPS:  # a hole in the line (hidden rest): make it explicit
+            events.append((REST, start - end))
+            tokens.append("R_" + _duration_text(start - end))
+        if el.isRest:
+            pitch, name = REST, "R"
+        else:
+            pitches = sorted(el.pitches, key=lambda p: p.midi)
+            chosen = pitches[0] if lowest else pitches[-1]
+            pitch, name = int(chosen.midi), chosen.nameWithOctave
+        events.append((pitch, dur))
+        tokens.append(f"{name}_{_duration_text(dur)}")
+        end = start + dur
+    return events, tokens
+
+
+def _satb_parts(score: Any, file: str) -> list[Any]:
+    """The S, A, T, B parts: by name (some files add instruments), else the only four."""
+    parts = list(score.parts)
+    by_name: dict[str, Any] = {}
+    for p in parts:
+        name = (p.partName or "").strip().lower()
+        for voice in VOICES:
+            if name.startswith(voice) and voice not in by_name:
+                by_name[voice] = p
+    if len(by_name) == 4:
+        return [by_name[v] for v in VOICES]
+    if len(parts) == 4:  # three files have unnamed parts, in S, A, T, B order
+        return parts
+    names = [p.partName for p in parts]
+    raise DataError(f"chorale {file!r}: cannot find soprano, alto, tenor and bass among the parts {names}.")
+
+
+def parse_chorale(file: str) -> dict[str, Any]:
+    """Parse one corpus file (e.g. ``"bach/bwv269"``) into the JSON-able cache record."""
+    from music21 import corpus, key, meter
+
+    # forceSource: parse the MusicXML directly; music21 would otherwise also pickle each score
+    # into its scratch folder, which costs more than the parse (0.12 s vs 0.04 s a file).
+    score = corpus.parse(file, forceSource=True)
+    parts = _satb_parts(score, file)
+    lines = [_line(p, lowest=(v == "bass")) for p, v in zip(parts, VOICES, strict=True)]
+    ks = parts[0].recurse().getElementsByClass(key.KeySignature).first()
+    k = ks if isinstance(ks, key.Key) else (ks.asKey("major") if ks is not None else None)
+    ts = parts[0].recurse().getElementsByClass(meter.TimeSignature).first()
+    return {
+        "file": file,
+        "key": f"{k.tonic.name} {k.mode}" if k is not None else "",
+        "time_signature": ts.ratioString if ts is not None else "",
+        "tokens": lines[0][1],
+        "voices": [events for events, _ in lines],
+    }
+
+
+def _build(path: Any) -> list[dict[str, Any]]:
+    try:
+        from music21 import corpus
+    except ImportError:
+        raise MissingDependencyError(
+            f"dataset 'chorales' needs the Python package 'music21': {_PIP}."
+        ) from None
+    files = [str(f) for f in corpus.chorales.Iterator(returnType="filename")]
+    # The files carry no title; the Iterator takes it from this list, by Riemenschneider number.
+    listing = corpus.chorales.ChoraleListRKBWV().byRiemenschneider
+    titles = [str(listing[i]["title"]) for i in range(1, len(files) + 1)]
+    distinct = sorted(set(files))
+    workers = max(1, min(4, os.cpu_count() or 1))
+    start = time.perf_counter()
+    # music21 parsing is pure Python (GIL-bound): processes, not threads. "spawn" because
+    # forking a process that has imported torch is unsafe (and deprecated on 3.12+).
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        parsed = dict(zip(distinct, pool.map(parse_chorale, distinct, chunksize=8), strict=True))
+    records = [
+        {"number": i, "title": title, **parsed[f]}
+        for i, (f, title) in enumerate(zip(files, titles, strict=True), start=1)
+    ]
+    # Write then rename, so a parallel test worker never reads a half-written cache.
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    tmp.write_text(json.dumps({"version": _CACHE_VERSION, "chorales": records}), encoding="utf-8")
+    tmp.replace(path)
+    logger.info(
+        "chorales: parsed %d files with %d processes in %.1f s, cached in %s",
+        len(distinct),
+        workers,
+        time.perf_counter() - start,
+        path,
+    )
+    return records
+
+
+def load_records() -> list[dict[str, Any]]:
+    """The parsed chorales as cached JSON records (parsing and caching them the first time)."""
+    path = cache_dir("chorales") / f"chorales-{_CACHE_VERSION}.json"
+    if path.is_file():
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("version") == _CACHE_VERSION:
+            return list(data["chorales"])
+        logger.info("chorales: cache %s has another version, parsing again", path)
+    return _build(path)
+
+
+def _to_chorale(r: dict[str, Any]) -> Chorale:
+    voices = [[(int(p), float(d)) for p, d in v] for v in r["voices"]]
+    return Chorale(
+        r["number"], r["file"], r["title"], r["key"], r["time_signature"], list(r["tokens"]), voices
+    )
+
+
+@register(
+    DatasetInfo(
+        name="chorales",
+        task="music: symbolic sequence modelling",
+        description=(
+            "The 371 four-part Bach chorales of music21's corpus (Riemenschneider order; 350 distinct "
+            "files, the 21 chorales listed twice are kept in train). Sequences are the soprano line "
+            "as pitch_duration tokens (ties merged, durations in quarter notes, R = rest); each "
+            "chorale also keeps its four voices as (MIDI pitch, duration) events and gives a "
+            "sixteenth-note piano roll. Seeded split. First load parses with music21 (about a "
+            "minute on 2 cores), then cached."
+        ),
+        license=(
+            "music public domain (J. S. Bach); encodings (c) 2004 Margaret Greentree, used by "
+            "permission, distributed with music21 (code BSD-3-Clause; its corpus/license.txt: "
+            "some encodings may restrict commercial use)"
+        ),
+        source="PyPI music21 (corpus/bach via music21.corpus.chorales.Iterator())",
+        size="371 chorales (350 distinct), 18,873 soprano tokens, vocabulary 194",
+        splits={"train": 297, "validation": 37, "test": 37},
+        requires=_PIP,
+        slow=True,
+    )
+)
+def load_chorales(info: DatasetInfo, variant: str | None = None) -> ChoralesDataset:
+    chorales = [_to_chorale(r) for r in load_records()]
+    tr, va, te = seeded_split(
+        len(chorales),
+        info.splits["validation"],
+        info.splits["test"],
+        groups=[c.file for c in chorales],  # a chorale listed twice never straddles train and test
+    )
+    parts = {
+        name: [chorales[i] for i in idx]
+        for name, idx in zip(("train", "validation", "test"), (tr, va, te), strict=True)
+    }
+    vocabulary = sorted({t for c in chorales for t in c.tokens})
+    return ChoralesDataset(
+        info,
+        train=[c.tokens for c in parts["train"]],
+        validation=[c.tokens for c in parts["validation"]],
+        test=[c.tokens for c in parts["test"]],
+        vocabulary=vocabulary,
+        chorales=parts,
+    )
