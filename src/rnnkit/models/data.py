@@ -265,7 +265,9 @@ class ArrayData:
     def _batch(self, idx: slice | Tensor, device: torch.device | None) -> Batch:
         def move(t: Tensor) -> Tensor:
             t = t[idx]
-            return t.to(device, non_blocking=True) if device is not None else t
+            if device is None or t.device == device:
+                return t
+            return t.to(device, non_blocking=True)
 
         x = tree_map(move, self.x)
         y = tree_map(move, self.y)

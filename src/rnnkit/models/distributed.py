@@ -59,7 +59,9 @@ def all_reduce_sum(tensors: list[torch.Tensor]) -> None:
     """Sum tensors in place over every process (one collective for all of them)."""
     if not is_distributed() or not tensors:
         return
-    flat = torch.stack([t.detach().reshape(()).to(torch.float64) for t in tensors])
+    # one device for the collective: CUDA if any tensor is there (NCCL needs it), else CPU
+    device = next((t.device for t in tensors if t.is_cuda), torch.device("cpu"))
+    flat = torch.stack([t.detach().reshape(()).to(device, torch.float64) for t in tensors])
     dist.all_reduce(flat, op=dist.ReduceOp.SUM)
     for t, v in zip(tensors, flat, strict=True):
         t.copy_(v.to(t.dtype))

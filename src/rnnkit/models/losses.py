@@ -73,6 +73,8 @@ class Loss:
         losses = self.per_sample(y_true, y_pred)  # (B,) or (B, T)
         if mask is None:
             mask = getattr(y_pred, "_keras_mask", None)
+        if sample_weight is None and mask is None and self.reduction == "sum_over_batch_size":
+            return losses.mean()  # the common case, in one op
         weights = _broadcast_weight(sample_weight, losses)
         if mask is not None and mask.shape == losses.shape:
             m = mask.to(losses.dtype)

@@ -98,6 +98,35 @@ class Mean(Metric):
         self._add(value * weight, torch.as_tensor(weight, dtype=torch.float32, device=value.device))
 
 
+class FloatMean(Metric):
+    """A weighted mean kept in Python floats, for values already read from the device
+    (fit reads each batch loss once anyway): no tensor work per step."""
+
+    def __init__(self, name: str | None = None) -> None:
+        super().__init__(name)
+        self.total_f = 0.0
+        self.count_f = 0.0
+
+    def update_float(self, value: float, weight: float = 1.0) -> None:
+        self.total_f += value * weight
+        self.count_f += weight
+
+    def result(self) -> float:
+        return self.total_f / self.count_f if self.count_f else 0.0
+
+    def reset_state(self) -> None:
+        self.total_f = self.count_f = 0.0
+
+    def state_tensors(self) -> list[Tensor]:
+        self.total, self.count = torch.tensor(self.total_f), torch.tensor(self.count_f)
+        return [self.total, self.count]
+
+    def sync_from_tensors(self) -> None:
+        """After an all-reduce of :meth:`state_tensors`, read the sums back."""
+        if self.total is not None and self.count is not None:
+            self.total_f, self.count_f = float(self.total), float(self.count)
+
+
 class BinaryAccuracy(Metric):
     """mean(1[p > threshold] == y)."""
 

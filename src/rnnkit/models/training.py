@@ -173,7 +173,8 @@ class Trainer:
             if not getattr(self, "_labels_checked", False):
                 fn.check_labels(target, pred32)
             total = total + weight * fn(target, pred32, sample_weight)
-        self._labels_checked = True
+        if not getattr(self, "_labels_checked", False):
+            self._labels_checked = True
         penalty = self._penalties()
         if not isinstance(total, Tensor):
             raise ConfigError("the loss matched none of the model's outputs: check the keys of loss= and y.")
@@ -301,10 +302,12 @@ class Trainer:
                     m.reset_states()
 
     def _reduce_and_read(
-        self, tracker: metrics_mod.Mean, extra: dict[str, metrics_mod.Mean]
+        self, tracker: metrics_mod.Metric, extra: dict[str, metrics_mod.Mean]
     ) -> dict[str, float]:
         metric_list = [tracker, *extra.values(), *self.metrics]
         distributed.all_reduce_sum([t for m in metric_list for t in m.state_tensors()])
+        if isinstance(tracker, metrics_mod.FloatMean):
+            tracker.sync_from_tensors()
         logs = {"loss": tracker.result()}
         logs.update({k: m.result() for k, m in extra.items()})
         logs.update({m.name: m.result() for m in self.metrics})
@@ -401,7 +404,7 @@ class Trainer:
         if self._resume_epoch is not None:  # BackupAndRestore found a backup
             initial_epoch = max(initial_epoch, self._resume_epoch)
         module: nn.Module = self  # type: ignore[assignment]
-        tracker = metrics_mod.Mean("loss")
+        tracker = metrics_mod.FloatMean("loss")
         logs: dict[str, Any] = {}
         for epoch in range(initial_epoch, epochs):
             self.epoch = epoch
@@ -426,7 +429,7 @@ class Trainer:
                 loss_value = float(loss)  # one sync per step, as Keras's progress bar does
                 if not math.isfinite(loss_value):
                     if terminate_on_nan:
-                        tracker.update_value(loss, n)
+                        tracker.update_float(loss_value, n)
                         cb.call("on_train_batch_end", step, {"loss": loss_value})
                         break
                     raise TrainingError(
@@ -434,7 +437,7 @@ class Trainer:
                         "cannot go on. Recurrent networks often need gradient clipping: compile with "
                         "optimizer=rnnkit.optimizers.Adam(clipnorm=1.0); a lower learning rate also helps."
                     )
-                tracker.update_value(loss, n)
+                tracker.update_float(loss_value, n)
                 if isinstance(out, dict):
                     for k, v in out.items():
                         if k != "loss":
@@ -473,7 +476,7 @@ class Trainer:
         was_training = module.training
         module.eval()
         self.reset_metrics()
-        tracker = metrics_mod.Mean("loss")
+        tracker = metrics_mod.Mean("loss")  # on the device: no sync per step
         extra: dict[str, metrics_mod.Mean] = {}
         _data_hook(data, "on_epoch_begin", self)
         try:
