@@ -14,6 +14,7 @@ from rnnkit.datasets import (  # noqa: F401  (registers the datasets)
     chorales,
     corpora,
     series,
+    spoken,
     text,
     tsfile,
 )
