@@ -417,3 +417,48 @@ def test_trains_on_cuda() -> None:
     model = _compiled(device="cuda")
     h = model.fit(x, y, epochs=2, verbose=0)
     assert next(model.parameters()).is_cuda and np.isfinite(h.history["loss"]).all()
+
+
+def test_initial_epoch_resumes_the_epoch_count() -> None:
+    x, y = _data(32)
+    h = _compiled().fit(x, y, epochs=4, initial_epoch=2, verbose=0)
+    assert h.epoch == [2, 3]
+
+
+def test_live_progress_bar_on_a_terminal() -> None:
+    import io
+
+    from rnnkit.models import progress
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    out = Tty()
+    progress.set_stream(out)
+    try:
+        x, y = _data(64)
+        _compiled().fit(x, y, epochs=1, batch_size=16, verbose=1)
+    finally:
+        progress.set_stream(None)
+    text = out.getvalue()
+    assert "Epoch 1/1" in text and "4/4" in text and "loss:" in text and "━" in text
+
+
+def test_subclassed_model_summary_lists_its_layers(capsys: pytest.CaptureFixture[str]) -> None:
+    class Tagger(Model):
+        def __init__(self) -> None:
+            super().__init__()
+            self.rnn = layers.GRU(5, return_sequences=True)
+            self.out = layers.Dense(3)
+
+        def call(self, x: torch.Tensor) -> torch.Tensor:
+            return self.out(self.rnn(x))
+
+    model = Tagger()
+    model.compile(loss="mse")
+    x = np.zeros((4, 7, 2), dtype="float32")
+    model.predict(x)
+    model.summary()
+    out = capsys.readouterr().out
+    assert 'Model: "tagger' in out and "(GRU)" in out and "(None, 7, 5)" in out and "(None, 7, 3)" in out
