@@ -101,3 +101,23 @@ def test_use_fused_true_on_ineligible_raises() -> None:
     assert (choice.name, choice.reason) == ("fast", "fused kernel refused: zoneout > 0")
     _, choice = run_sequence(p, x, (torch.zeros(B, H),), SequenceOptions())
     assert (choice.name, choice.reason) == ("fused:aten", "eligible")
+
+
+@pytest.mark.parametrize("backwards", [False, True])
+def test_masked_lstm_without_final_states_runs_dense_and_matches(backwards: bool) -> None:
+    # need_states=False: the fused kernel skips packing (which leaves oneDNN on CPU) and reads
+    # h_T off the outputs; the final c is not computed and must not be read.
+    p, weights = _setup("lstm", True)
+    x = torch.randn(B, T, D, requires_grad=True)
+    state0 = (torch.zeros(B, H), torch.zeros(B, H))
+    mask = right_padded_mask([5, 2, 4], T)
+    opts = SequenceOptions(mask=mask, go_backwards=backwards, need_states=False, zero_output_for_mask=True)
+
+    def run(fn):
+        r = fn(p, x, state0, opts)
+        return r.outputs, r.last_output, r.states[0]
+
+    out_f, g_f = grads_of(lambda: run(run_fused), [x, *weights])
+    out_r, g_r = grads_of(lambda: run(run_reference), [x, *weights])
+    assert_close_all(out_f, out_r)
+    assert_close_all(g_f, g_r)

@@ -78,7 +78,8 @@ def run_fast(p: CellParams, x: Tensor, state0: State, opts: SequenceOptions) -> 
     mask = None if opts.mask is None else (opts.mask.flip(1) if opts.go_backwards else opts.mask)
     if opts.input_dropout_mask is not None:
         xs = xs * opts.input_dropout_mask.unsqueeze(1)  # (B, D) -> (B, 1, D): one mask for every step
-    xp = input_projection(xs, p)  # (B, T, G), with autograd
+    # Time-major from the start: (B, T, D) -> (T, B, D) costs a copy of x, not of the wider xp.
+    xp = input_projection(xs.transpose(0, 1), p)  # (T, B, G), with autograd
     # b_hh adds before any nonlinearity except inside the GRU's r * (h W_hn^T + b_hn).
     b_inside = p.bias_hh if (p.kind == "gru" and p.reset_after) else None
     if p.bias_hh is not None and b_inside is None:
@@ -102,7 +103,7 @@ def run_fast(p: CellParams, x: Tensor, state0: State, opts: SequenceOptions) -> 
             activations.name_of(p.recurrent_activation),
             p.reset_after,
         ),
-        xp.transpose(0, 1).contiguous(),  # (B, T, G) -> (T, B, G)
+        xp.contiguous(),
         state0[0],
         state0[1] if p.kind == "lstm" else None,
         p.weight_hh,

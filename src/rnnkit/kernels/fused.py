@@ -128,16 +128,19 @@ def run_fused(p: CellParams, x: Tensor, state0: State, opts: SequenceOptions) ->
         outputs = run if opts.return_sequences else None
         return SequenceResult(run[:, -1], outputs, states)
 
-    if p.kind == "lstm":
+    if p.kind == "lstm" and opts.need_states:
         # The cell state at each sequence's end is not among the outputs: pack.
+        # (Packed input leaves oneDNN's fast path on CPU, so this runs only when asked.)
         run, states = _run_packed(p, x, state0, lengths, opts.training)
     else:
         # Right padding cannot change the real steps, so run dense (oneDNN/cuDNN
-        # friendly) and read each sequence's final state off its last real output.
+        # friendly) and read each sequence's final h off its last real output.
+        # An LSTM's final c is not among the outputs; the caller said it will not read it.
         run, _ = _run_dense(p, x, state0, opts.training)
         H = run.shape[2]
         last_idx = (lengths - 1).view(B, 1, 1).expand(B, 1, H)
-        states = (run.gather(1, last_idx).squeeze(1),)
+        h_n = run.gather(1, last_idx).squeeze(1)
+        states = (h_n, torch.full_like(h_n, float("nan"))) if p.kind == "lstm" else (h_n,)
     h_last = states[0]
 
     if not opts.go_backwards:

@@ -35,6 +35,9 @@ class SequenceOptions:
     recurrent_dropout_mask: Tensor | None = None  # (B, H), likewise
     zoneout: float = 0.0
     generator: torch.Generator | None = None
+    # False when the caller will not read the final states (no return_state, not stateful):
+    # lets a kernel skip work that only the final LSTM cell state needs.
+    need_states: bool = True
 
 
 @dataclass(frozen=True)

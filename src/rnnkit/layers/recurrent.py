@@ -225,6 +225,7 @@ class RNN(Layer):
                 recurrent_dropout_mask=rmask,
                 zoneout=cell.zoneout,
                 generator=cell.generator(x.device),
+                need_states=self.return_state or self.stateful,
                 **flags,
             )
             return run_sequence(cell.params(), x, state0, opts, use_fused=self.use_fused, unroll=self.unroll)
