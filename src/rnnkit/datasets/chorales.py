@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import multiprocessing
 import os
 import time
@@ -76,18 +77,23 @@ class Chorale:
 
         Returns (T, 4) int16 MIDI pitches with ``REST`` for silence (the "JSB chorales"
         layout), or with ``multi_hot=True`` (T, 128) float32, 1 where a pitch sounds.
-        Onsets and ends are rounded to the grid; T covers the longest voice.
+        Step t holds what sounds at time ``t * step`` (so a note shorter than ``step`` that
+        falls between grid points vanishes: 10 of the 18,873 soprano notes last 0.125).
+        T covers the longest voice.
         """
         if not step > 0:
             raise ConfigError(invalid("step", step, "a positive number of quarter notes"))
         ends = [sum(d for _, d in v) for v in self.voices]
-        T = round(max(ends) / step)
+
+        def grid(time: float) -> int:  # the first grid point at or after ``time``
+            return math.ceil(time / step - _EPS)
+
+        T = grid(max(ends))
         roll = np.full((T, len(self.voices)), REST, dtype=np.int16)
         for v, events in enumerate(self.voices):
             t = 0.0
             for pitch, dur in events:
-                a, b = round(t / step), round((t + dur) / step)
-                roll[a:b, v] = pitch
+                roll[grid(t) : grid(t + dur), v] = pitch
                 t += dur
         if not multi_hot:
             return roll

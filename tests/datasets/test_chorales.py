@@ -1,0 +1,108 @@
+"""Bach chorales: line extraction and piano roll on small hand-made pieces, the cache, and the
+real load (music21; parsed once, ~20-40 s cold on 2 cores, then read from the user cache)."""
+
+import json
+import sys
+
+import numpy as np
+import pytest
+
+from rnnkit import datasets
+from rnnkit.datasets import chorales
+from rnnkit.datasets.chorales import REST, Chorale
+from rnnkit.errors import ConfigError, MissingDependencyError
+
+MISSING = r"^dataset 'chorales' needs the Python package 'music21': pip install 'rnnkit\[music\]'\.$"
+
+
+def _chorale(voices):
+    return Chorale(1, "bach/x", "t", "C major", "4/4", [], voices)
+
+
+def test_piano_roll_on_a_grid_of_sixteenths():
+    c = _chorale([[(72, 1.0), (REST, 0.5), (74, 0.5)], [(60, 2.0)], [(55, 1.5), (57, 0.5)], [(48, 2.0)]])
+    roll = c.piano_roll()
+    assert roll.shape == (8, 4) and roll.dtype == np.int16
+    assert roll[:, 0].tolist() == [72, 72, 72, 72, REST, REST, 74, 74]
+    assert roll[:, 2].tolist() == [55] * 6 + [57] * 2
+    hot = c.piano_roll(multi_hot=True)
+    assert hot.shape == (8, 128) and hot.sum(axis=1).tolist() == [4, 4, 4, 4, 3, 3, 4, 4]
+    assert hot[0, [72, 60, 55, 48]].tolist() == [1, 1, 1, 1]
+    assert c.piano_roll(step=0.75)[:, 0].tolist() == [72, 72, 74]  # what sounds at 0, 0.75, 1.5
+    with pytest.raises(ConfigError, match=r"^step=0 is not valid: expected a positive number"):
+        c.piano_roll(step=0)
+
+
+def test_line_merges_ties_keeps_top_of_chords_and_fills_gaps():
+    music21 = pytest.importorskip("music21")
+    note, chord, stream, tie = music21.note, music21.chord, music21.stream, music21.tie
+    part = stream.Part()
+    a, b = note.Note("G4", quarterLength=1.0), note.Note("G4", quarterLength=2.0)
+    a.tie, b.tie = tie.Tie("start"), tie.Tie("stop")
+    part.insert(0.0, a)
+    part.insert(1.0, b)  # tied: one G4 of 3 quarters
+    grace = note.Note("A4").getGrace()
+    part.insert(3.0, grace)  # no duration: dropped
+    part.insert(3.0, chord.Chord(["C5", "E5"], quarterLength=0.5))  # divisi: top note E5
+    part.insert(4.0, note.Note("B-4", quarterLength=1.0))  # a 0.5 gap before it becomes a rest
+    events, tokens = chorales._line(part, lowest=False)
+    assert tokens == ["G4_3.0", "E5_0.5", "R_0.5", "B-4_1.0"]
+    assert events == [(67, 3.0), (76, 0.5), (REST, 0.5), (70, 1.0)]
+    assert chorales._line(part, lowest=True)[1][1] == "C5_0.5"  # the bass keeps the lowest note
+
+
+def test_missing_music21_names_the_extra(monkeypatch, tmp_path):
+    monkeypatch.setenv("RNNKIT_CACHE_DIR", str(tmp_path))  # no cache: the load must parse
+    monkeypatch.setitem(sys.modules, "music21", None)  # makes `import music21` fail
+    with pytest.raises(MissingDependencyError, match=MISSING):
+        datasets.load("chorales")
+
+
+def test_cache_is_read_only_with_its_version(monkeypatch, tmp_path):
+    monkeypatch.setenv("RNNKIT_CACHE_DIR", str(tmp_path))
+    monkeypatch.setitem(sys.modules, "music21", None)  # proves a hit needs no music21
+    path = tmp_path / "chorales" / f"chorales-{chorales._CACHE_VERSION}.json"
+    path.parent.mkdir()
+    record = {"number": 1, "title": "t", "file": "bach/x", "key": "G major", "time_signature": "3/4"}
+    record |= {"tokens": ["G4_1.0"], "voices": [[[67, 1.0]], [[62, 1.0]], [[59, 1.0]], [[43, 1.0]]]}
+    path.write_text(json.dumps({"version": chorales._CACHE_VERSION, "chorales": [record]}))
+    assert chorales.load_records() == [record]
+    path.write_text(json.dumps({"version": "v0", "chorales": [record]}))  # an older format
+    with pytest.raises(MissingDependencyError, match=MISSING):  # ignored: it parses again
+        chorales.load_records()
+
+
+@pytest.mark.slow
+def test_chorales_load_with_expected_counts():
+    pytest.importorskip("music21", reason="needs the music extra: pip install 'rnnkit[music]'")
+    ds = datasets.load("chorales")  # builds the cache on the first run (~20-40 s on 2 cores)
+    assert ds.splits == ds.info.splits == {"train": 297, "validation": 37, "test": 37}
+    every = [c for split in ("train", "validation", "test") for c in ds.chorales[split]]
+    assert sorted(c.number for c in every) == list(range(1, 372))
+    assert len({c.file for c in every}) == 350  # 21 chorales are listed twice ...
+    test_files = {c.file for c in ds.chorales["test"]}
+    assert not test_files & {c.file for c in ds.chorales["train"]}  # ... and never straddle the split
+    assert len(ds.vocabulary) == 194 and sum(len(c.tokens) for c in every) == 18_873
+    assert all(all(t in ds.vocabulary for t in seq) for seq in ds.test)
+    first = next(c for c in every if c.number == 1)
+    assert (first.title, first.file, first.key, first.time_signature) == (
+        "Aus meines Herzens Grunde",
+        "bach/bwv269",
+        "G major",
+        "3/4",
+    )
+    assert first.tokens[:4] == ["G4_1.0", "G4_2.0", "D5_1.0", "B4_1.5"]
+    for c in every:  # four voices of equal length
+        assert len(c.voices) == 4 and len({round(sum(d for _, d in v), 6) for v in c.voices}) == 1
+    roll = first.piano_roll()
+    assert roll.shape[1] == 4 and (roll[roll[:, 0] != REST, 0] >= 57).all()
+
+    again = datasets.load("chorales")  # deterministic: the same split and the same arrays
+    assert again.train == ds.train and again.vocabulary == ds.vocabulary
+    for c1, c2 in zip(ds.chorales["test"], again.chorales["test"], strict=True):
+        np.testing.assert_array_equal(c1.piano_roll(), c2.piano_roll())
+    # The cache holds what the parser gives now (a stale cache would need _CACHE_VERSION bumped).
+    parsed = chorales.parse_chorale("bach/bwv269")
+    assert (
+        parsed["tokens"] == first.tokens and [[tuple(e) for e in v] for v in parsed["voices"]] == first.voices
+    )
