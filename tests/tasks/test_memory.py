@@ -166,3 +166,9 @@ def test_training_stops_once_solved():
     model = build_model("lstm", 4, seed=0)
     fit = train_steps(model, "adding", 4, 50, batch_size=4, eval_size=8, eval_every=5, stop_below=10.0)
     assert fit.steps == 5 and len(fit.curve) == 1
+
+
+def test_training_stops_at_the_time_budget_with_a_final_evaluation():
+    model = build_model("gru", 4, task="copy", seed=0)
+    fit = train_steps(model, "copy", 3, 50, batch_size=4, eval_size=8, eval_every=100, max_seconds=0.0)
+    assert fit.steps == 1 and fit.curve == [(1, fit.final_loss)]

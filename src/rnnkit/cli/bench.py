@@ -47,6 +47,9 @@ def memory(
     stop_below: Annotated[
         float, typer.Option(help="Stop a run early once its held-out loss is below this (0 = never).")
     ] = 0.0,
+    max_minutes: Annotated[
+        float, typer.Option(help="Stop a run after this many minutes of training (0 = no limit).")
+    ] = 0.0,
     eval_every: Annotated[int, typer.Option(help="Held-out evaluation every N steps.")] = 100,
     seed: Annotated[int, typer.Option(help="Seed of weights and data.")] = 0,
     plot: Annotated[Path | None, typer.Option(help="Write loss-vs-T to this PNG.")] = None,
@@ -83,6 +86,7 @@ def memory(
         seed=seed,
         eval_every=eval_every,
         stop_below=stop_below or None,
+        max_seconds=max_minutes * 60 or None,
         on_row=save,
         on_eval=lambda cell, T, step, loss: console.log(f"{cell} T={T} step {step}: {loss:.4g}"),
     )

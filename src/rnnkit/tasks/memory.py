@@ -241,12 +241,15 @@ def train_steps(
     eval_size: int = 1000,
     eval_every: int = 100,
     stop_below: float | None = None,
+    max_seconds: float | None = None,
     on_eval: Callable[[int, float], None] | None = None,
 ) -> TrainResult:
     """Adam on fresh batches for ``steps`` steps; the held-out loss every ``eval_every`` steps.
 
     The one training function of the lab (swap for ``Sequential.fit`` when it lands).
     ``stop_below``: stop once the held-out loss is below it (solved; saves CPU time).
+    ``max_seconds``: stop (after a final evaluation) once training has taken this long;
+    ``TrainResult.steps`` says how many steps were run.
     """
     spec = TASK_SPECS[check_task(task)]
     steps = _check_positive("steps", steps)
@@ -268,12 +271,13 @@ def train_steps(
             torch.nn.utils.clip_grad_norm_(model.parameters(), clipnorm)
         opt.step()
         done = step
-        if step % eval_every == 0 or step == steps:
+        out_of_time = max_seconds is not None and time.perf_counter() - start > max_seconds
+        if step % eval_every == 0 or step == steps or out_of_time:
             value = evaluate(model, task, x_eval, y_eval)
             curve.append((step, value))
             if on_eval is not None:
                 on_eval(step, value)
-            if not math.isfinite(value) or (stop_below is not None and value < stop_below):
+            if out_of_time or not math.isfinite(value) or (stop_below is not None and value < stop_below):
                 break
     final = curve[-1][1]
     return TrainResult(done, final, time.perf_counter() - start, curve)
@@ -338,6 +342,7 @@ def run_memory_benchmark(
     eval_size: int = 1000,
     eval_every: int = 100,
     stop_below: float | None = None,
+    max_seconds: float | None = None,
     on_row: Callable[[MemoryResults], None] | None = None,
     on_eval: Callable[[str, int, int, float], None] | None = None,
 ) -> MemoryResults:
@@ -362,6 +367,7 @@ def run_memory_benchmark(
         "seed": seed,
         "eval_size": eval_size,
         "stop_below": stop_below,
+        "max_seconds": max_seconds,
     }
     results = MemoryResults(task, spec.metric, config)
     for T in ts:
@@ -379,6 +385,7 @@ def run_memory_benchmark(
                 eval_size=eval_size,
                 eval_every=eval_every,
                 stop_below=stop_below,
+                max_seconds=max_seconds,
                 on_eval=None if on_eval is None else functools.partial(on_eval, name, T),
             )
             row = MemoryRow(name, T, fit.final_loss, spec.baseline(T), fit.steps, fit.seconds, fit.curve)
@@ -415,7 +422,8 @@ def plot_memory_results(results: MemoryResults, path: str | Path) -> Path:
     ax.set_yscale("log")
     ax.set_xlabel("T (sequence length)")
     ax.set_ylabel("final held-out " + ("MSE" if spec.metric == "mse" else "cross-entropy"))
-    ax.set_title(f"{results.task}: steps <= {results.config['steps']}, units {results.config['units']}")
+    steps = max(r.steps for r in results.rows)
+    ax.set_title(f"{results.task}: held-out loss after <= {steps} training steps")
     ax.legend()
     fig.tight_layout()
     out = Path(path)
