@@ -83,7 +83,7 @@ def main() -> None:
     # -------------------------------------------------------------------------
 
     model.summary()
-    _, accuracy = model.evaluate(data.x_test, data.y_test, verbose=0)
+    _, accuracy = model.evaluate(data.x_test, data.y_test, verbose=0)  # type: ignore[misc]
     write("")
     write("Will it rain tomorrow? Accuracy on the held-out last 20% of days:")
     write(f"  model (2 x SimpleRNN)              {accuracy:.3f}")

@@ -98,7 +98,7 @@ class Optimizer:
             # Keras 3 decays every optimizer's weights decoupled from the gradient, before
             # the update: w <- w - lr * wd * w (AdamW's rule), never as an L2 term in g.
             with torch.no_grad():
-                torch._foreach_mul_(self._params, 1.0 - self.lr * self.weight_decay)
+                torch._foreach_mul_(list[torch.Tensor](self._params), 1.0 - self.lr * self.weight_decay)
         self.torch_optimizer.step()
 
     def zero_grad(self) -> None:

@@ -144,7 +144,7 @@ def _compile_config(model: Any) -> dict[str, Any] | None:
             return [loss_cfg(v) for v in loss]
         return None if loss is None else losses_mod.serialize(loss)
 
-    metrics = []
+    metrics: list[Any] = []
     for m in model._metric_spec:
         if isinstance(m, str):
             metrics.append(m)
@@ -272,7 +272,7 @@ def load_model(
     except (KeyError, json.JSONDecodeError) as exc:
         raise CheckpointError(f"{str(path)!r} has no readable model config: {exc}") from exc
     classes = {**MODELS, **(custom_objects or {})}
-    cls = classes.get(cfg["class_name"])
+    cls: Any = classes.get(cfg["class_name"])
     if cls is None:
         raise CheckpointError(
             f"{str(path)!r} holds a {cfg['class_name']!r} model, a class that is not defined here: "

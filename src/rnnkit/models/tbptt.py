@@ -24,7 +24,7 @@ state of only the streams where a new, independent sequence begins, as
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -51,7 +51,7 @@ class TBPTT:
         chunk_len: int = 35,
         *,
         sample_weight: Any = None,
-        resets: dict[int, Sequence[int]] | None = None,
+        resets: Mapping[int, Sequence[int]] | None = None,
     ) -> None:
         if isinstance(chunk_len, bool) or not isinstance(chunk_len, int) or chunk_len < 1:
             raise ConfigError(invalid("chunk_len", chunk_len, "an integer >= 1"))
