@@ -34,6 +34,7 @@ def _model(lr: float = 0.01) -> Sequential:
     return model
 
 
+@pytest.mark.slow
 def test_early_stopping_restores_the_best_weights() -> None:
     x, y = _data()
     model = _model(lr=0.5)  # a large step: val_loss soon gets worse
@@ -108,6 +109,7 @@ def test_tensorboard_without_the_package_says_what_to_install() -> None:
         assert callbacks.TensorBoard("logs") is not None
 
 
+@pytest.mark.slow  # importing matplotlib is most of it
 def test_plot_history_writes_a_png(tmp_path) -> None:
     x, y = _data()
     h = _model().fit(x, y, epochs=2, validation_split=0.25, verbose=0)
