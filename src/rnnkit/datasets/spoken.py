@@ -268,7 +268,10 @@ def _info(name: str, vocabulary: str, what: str) -> DatasetInfo:
             "(SNR 25-40 dB). Split by voice variant: validation and test voices never occur in train. "
             "Deterministic; first load synthesises (about 20-40 s), then cached wavs."
         ),
-        license="generated locally; espeak-ng is GPL-3.0, its synthesised output is unrestricted",
+        license=(
+            "generated locally; espeak-ng is GPL-3.0-or-later, whose terms do not cover the "
+            "program's output (GNU GPL FAQ), so the audio carries no license of its own"
+        ),
         source="Debian espeak-ng + sox",
         size=f"{n * 12:,} utterances of 16 kHz speech",
         splits={"train": n * 8, "validation": n * 2, "test": n * 2},
