@@ -1,0 +1,128 @@
+"""Measured quality of the text tasks: IMDB/tweets sentiment, PTB word LM, Shakespeare char LM,
+and per-keystroke suggestion latency. Each run writes bench/results/<name>.json with its command.
+
+    .venv/bin/python bench/text_tasks.py sentiment --data imdb --out runs/imdb --result sentiment-imdb.json
+    .venv/bin/python bench/text_tasks.py lm --data ptb --out runs/ptb --config configs/lm_ptb.toml
+    .venv/bin/python bench/text_tasks.py lm --data shakespeare --out runs/char --config configs/char_lm.toml
+    .venv/bin/python bench/text_tasks.py latency runs/ptb [--units 512 --layers 2 --vocab 10000]
+
+Training runs resume from their run directory's checkpoint when restarted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import environment, write_json
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def command() -> str:
+    return ".venv/bin/python bench/text_tasks.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+def run_sentiment(args: argparse.Namespace) -> dict[str, Any]:
+    from rnnkit.tasks.sentiment import SentimentConfig, load_preset, train_sentiment
+
+    overrides = {
+        "data": args.data,
+        "cell": args.cell,
+        "epochs": args.epochs,
+        "threads": args.threads,
+        "bidirectional": args.bidirectional,
+        "max_samples": args.max_samples,
+    }
+    cfg = load_preset(args.config, SentimentConfig, overrides)
+    t0 = time.perf_counter()
+    metrics = train_sentiment(cfg, args.out, verbose=0)
+    history = (Path(args.out) / "history.csv").read_text().splitlines()
+    return {
+        "config": cfg.to_dict(),
+        "metrics": metrics,
+        "history_csv": history,
+        "wall_seconds_this_invocation": round(time.perf_counter() - t0, 1),
+    }
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="what", required=True)
+    s = sub.add_parser("sentiment")
+    s.add_argument("--data", default="imdb")
+    s.add_argument("--out", required=True)
+    s.add_argument("--config", default=str(ROOT / "configs" / "sentiment.toml"))
+    s.add_argument("--cell", default=None)
+    s.add_argument("--bidirectional", type=lambda v: v.lower() == "true", default=None)
+    s.add_argument("--epochs", type=int, default=None)
+    s.add_argument("--threads", type=int, default=None)
+    s.add_argument("--max-samples", type=int, default=None)
+    s.add_argument("--result", required=True, help="file name under bench/results/")
+    lm = sub.add_parser("lm")
+    lm.add_argument("--data", required=True)
+    lm.add_argument("--out", required=True)
+    lm.add_argument("--config", required=True)
+    lm.add_argument("--epochs", type=int, default=None)
+    lm.add_argument("--threads", type=int, default=None)
+    lm.add_argument("--max-steps", type=int, default=None)
+    lm.add_argument("--result", required=True)
+    lat = sub.add_parser("latency")
+    lat.add_argument("run", nargs="?", default=None)
+    lat.add_argument("--units", type=int, default=512)
+    lat.add_argument("--layers", type=int, default=2)
+    lat.add_argument("--vocab", type=int, default=10_000)
+    lat.add_argument("--keystrokes", type=int, default=300)
+    lat.add_argument("--result", default="suggest-latency.json")
+    args = p.parse_args()
+    if args.what == "sentiment":
+        payload = run_sentiment(args)
+    elif args.what == "lm":
+        payload = run_lm(args)
+    else:
+        payload = run_latency(args)
+    payload = {"command": command(), "environment": environment(), **payload}
+    path = write_json(args.result, payload)
+    logging.info("wrote %s:\n%s", path, json.dumps(payload.get("metrics", payload), indent=1)[:3000])
+
+
+def run_lm(args: argparse.Namespace) -> dict[str, Any]:
+    from rnnkit.tasks.language_model import LanguageModel, LMConfig, train_lm
+    from rnnkit.tasks.sentiment import load_preset
+
+    overrides = {
+        "data": args.data,
+        "epochs": args.epochs,
+        "threads": args.threads,
+        "max_steps": args.max_steps,
+    }
+    cfg = load_preset(args.config, LMConfig, overrides)
+    t0 = time.perf_counter()
+    metrics = train_lm(cfg, args.out, verbose=0)
+    lm = LanguageModel.load(args.out)
+    prompt = "ROMEO:" if cfg.level == "char" else "the company said"
+    sample = lm.generate(prompt, 400 if cfg.level == "char" else 60, temperature=0.8, seed=0)
+    return {
+        "config": cfg.to_dict(),
+        "metrics": metrics,
+        "history_csv": (Path(args.out) / "history.csv").read_text().splitlines(),
+        "sample": {"prompt": prompt, "temperature": 0.8, "seed": 0, "text": prompt + sample},
+        "wall_seconds_this_invocation": round(time.perf_counter() - t0, 1),
+    }
+
+
+def run_latency(args: argparse.Namespace) -> dict[str, Any]:
+    raise NotImplementedError
+
+
+if __name__ == "__main__":
+    main()

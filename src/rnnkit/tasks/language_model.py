@@ -1,0 +1,603 @@
+"""Word- and character-level recurrent language models: training, suggestions, generation.
+
+Model (:class:`RecurrentLM`, Zaremba et al. 2014 with tied weights, Press & Wolf 2017)::
+
+    ids (B, T) -> Embedding(V, E) -> Dropout -> [LSTM/GRU (stateful) -> Dropout] x L (B, T, H)
+               -> [Dense(E) if H != E] -> logits = h E^T + b (B, T, V)   # output tied to the embedding
+
+Training is truncated BPTT over B parallel streams (``rnnkit.models.tbptt.TBPTT``):
+the stateful layers carry their state between chunks, detached.
+
+Serving (:class:`LanguageModel`): a :class:`~rnnkit.tasks.decoding.DecoderState` per user
+keeps the recurrent state; :meth:`LanguageModel.suggest` completes a partly typed last word
+from the cached next-token distribution (word level) or by beam search over characters until
+the word ends (char level); :meth:`LanguageModel.generate` samples with temperature,
+top-k, top-p and a seed. Both step one token at a time and never re-run the prefix.
+"""
+
+from __future__ import annotations
+
+import bisect
+import dataclasses
+import logging
+import math
+import re
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from rnnkit import layers
+from rnnkit.data import (
+    BOS_ID,
+    EOS_ID,
+    PAD_ID,
+    UNK_ID,
+    CharTokenizer,
+    Tokenizer,
+    WordTokenizer,
+    load_tokenizer,
+    read_text,
+)
+from rnnkit.errors import ConfigError, DataError, invalid
+from rnnkit.models import Model, load_model, optimizers
+from rnnkit.models.losses import SparseCategoricalCrossentropy
+from rnnkit.models.tbptt import TBPTT
+from rnnkit.tasks import rundir
+from rnnkit.tasks.decoding import DecoderState, StepWeights, filter_logits
+from rnnkit.tasks.sentiment import check_choice, check_positive, config_from_dict, fit_in_run
+
+logger = logging.getLogger(__name__)
+
+TASK = "lm"
+LEVELS = ("word", "char")
+LM_CELLS = {"lstm": layers.LSTM, "gru": layers.GRU}
+BUILTIN_CORPORA = ("ptb", "shakespeare")
+_WORD_END = re.compile(r"[\w'’]$")
+
+
+# ------------------------------------------------------------------------- config
+@dataclass
+class LMConfig:
+    """Every knob of an LM run; presets in ``configs/lm_ptb.toml`` and ``configs/char_lm.toml``."""
+
+    data: str = "ptb"  # ptb | shakespeare | a UTF-8 text file
+    level: str = "word"  # word | char
+    max_vocab: int | None = 10_000  # word level: vocabulary cap, 4 special tokens included
+    embed_dim: int = 256
+    units: int = 256
+    num_layers: int = 2
+    cell: str = "lstm"  # lstm | gru
+    dropout: float = 0.4
+    tie_weights: bool = True
+    batch_size: int = 32
+    bptt: int = 35  # steps per truncated-BPTT chunk
+    epochs: int = 6
+    learning_rate: float = 2e-3
+    clipnorm: float = 1.0
+    seed: int = 0
+    threads: int | None = None  # torch threads; 1 is often faster on a busy shared machine
+    max_tokens: int | None = None  # cap on training tokens (quick runs and tests)
+    max_steps: int | None = None  # cap on chunks per epoch (quick runs and tests)
+
+    def __post_init__(self) -> None:
+        check_choice("level", self.level, LEVELS)
+        check_choice("cell", self.cell, LM_CELLS)
+        for name in ("embed_dim", "units", "num_layers", "batch_size", "bptt"):
+            check_positive(name, getattr(self, name))
+        check_positive("epochs", self.epochs, minimum=0)
+        if not 0 <= self.dropout < 1:
+            raise ConfigError(invalid("dropout", self.dropout, "a float in [0, 1)"))
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> LMConfig:
+        return config_from_dict(cls, values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+# -------------------------------------------------------------------------- model
+class RecurrentLM(Model):
+    """Embedding -> stacked stateful LSTM/GRU with dropout -> output tied to the embedding."""
+
+    def __init__(
+        self,
+        vocab_size: int,
+        embed_dim: int = 256,
+        units: int = 256,
+        num_layers: int = 2,
+        cell: str = "lstm",
+        dropout: float = 0.4,
+        tie_weights: bool = True,
+    ) -> None:
+        super().__init__()
+        check_choice("cell", cell, LM_CELLS)
+        self.tie_weights = tie_weights
+        self.embedding = layers.Embedding(vocab_size, embed_dim)
+        self.rnns = nn.ModuleList(
+            LM_CELLS[cell](units, return_sequences=True, stateful=True) for _ in range(num_layers)
+        )
+        self.drop = layers.Dropout(dropout)
+        self.proj = layers.Dense(embed_dim) if tie_weights and units != embed_dim else None
+        if tie_weights:
+            self.out_bias = nn.Parameter(torch.zeros(vocab_size))
+            self.head = None
+        else:
+            self.head = layers.Dense(vocab_size)
+
+    def forward(self, ids: torch.Tensor, training: bool | None = None) -> torch.Tensor:
+        h = self.drop(self.embedding(ids))  # (B, T, E)
+        for rnn in self.rnns:
+            h = self.drop(rnn(h))  # (B, T, H)
+        if self.proj is not None:
+            h = self.proj(h)  # (B, T, E)
+        if self.head is not None:
+            return self.head(h)  # (B, T, V)
+        return F.linear(h, self.embedding.weight, self.out_bias)  # (B, T, V), tied
+
+    def step_weights(self) -> StepWeights:
+        """The weights as one step needs them (detached: decoding never trains)."""
+
+        def det(t: torch.Tensor | None) -> torch.Tensor | None:
+            return None if t is None else t.detach()
+
+        cells = []
+        for rnn in self.rnns:
+            p = rnn.cell.params()
+            cells.append(
+                dataclasses.replace(
+                    p,
+                    weight_ih=p.weight_ih.detach(),
+                    weight_hh=p.weight_hh.detach(),
+                    bias_ih=det(p.bias_ih),
+                    bias_hh=det(p.bias_hh),
+                )
+            )
+        emb = self.embedding.weight.detach()
+        if self.head is not None:
+            out_w, out_b = self.head.weight.detach(), det(self.head.bias)
+        else:
+            out_w, out_b = emb, self.out_bias.detach()
+        proj_w = proj_b = None
+        if self.proj is not None:
+            proj_w, proj_b = self.proj.weight.detach(), det(self.proj.bias)
+        return StepWeights(emb, tuple(cells), proj_w, proj_b, out_w, out_b)
+
+    def forget_states(self) -> None:
+        """Drop the carried states (and their batch size): the next call starts from zeros."""
+        for rnn in self.rnns:
+            rnn.reset_states(batch_size=None)
+
+
+def build_model(config: LMConfig, vocab_size: int) -> RecurrentLM:
+    return RecurrentLM(
+        vocab_size,
+        embed_dim=config.embed_dim,
+        units=config.units,
+        num_layers=config.num_layers,
+        cell=config.cell,
+        dropout=config.dropout,
+        tie_weights=config.tie_weights,
+    )
+
+
+# --------------------------------------------------------------------------- data
+@dataclass
+class Corpus:
+    tokenizer: Tokenizer
+    train: list[int]
+    validation: list[int]
+    test: list[int]
+    source: str
+
+
+def _word_stream(tok: Tokenizer, text: str) -> list[int]:
+    """Words of each non-empty line, then <eos> (Mikolov's PTB layout)."""
+    out: list[int] = []
+    for line in text.splitlines():
+        words = tok.tokenize(line)
+        if words:
+            out += [tok.token_to_id(w) for w in words]
+            out.append(EOS_ID)
+    return out
+
+
+def load_corpus(config: LMConfig, tokenizer: Tokenizer | None = None) -> Corpus:
+    """Token ids of train/validation/test for a bundled corpus or a text file (90/5/5 by position)."""
+    if config.data in BUILTIN_CORPORA:
+        from rnnkit import datasets
+
+        ds = datasets.load(config.data)
+        parts = (ds.train, ds.validation, ds.test)
+        source = f"dataset {config.data}"
+    else:
+        path = Path(config.data)
+        if not path.is_file():
+            raise DataError(
+                invalid("data", config.data, f"one of {', '.join(BUILTIN_CORPORA)} or an existing text file")
+            )
+        text = read_text(path)
+        if not text.strip():
+            raise DataError(f"text file {str(path)!r} is empty: a language model needs text to learn from.")
+        n = len(text)
+        a, b = int(0.9 * n), int(0.95 * n)
+        parts = (text[:a], text[a:b] or text[:a], text[b:] or text[:a])
+        source = str(path)
+    if config.max_tokens is not None:
+        # Quick runs: enough characters for ~max_tokens tokens at either level.
+        chars = config.max_tokens * (1 if config.level == "char" else 8)
+        parts = tuple(p[:chars] for p in parts)  # type: ignore[assignment]
+    if tokenizer is None:
+        if config.level == "char":
+            tokenizer = CharTokenizer().fit([parts[0]])
+        else:
+            # PTB is pre-tokenized and lower-case: split on spaces only; other text splits punctuation.
+            punct = "keep" if config.data == "ptb" else "split"
+            tokenizer = WordTokenizer(lower=True, punctuation=punct, max_size=config.max_vocab).fit(
+                parts[0].splitlines()
+            )
+    if config.level == "char":
+        streams = [tokenizer.encode(p) for p in parts]
+    else:
+        streams = [_word_stream(tokenizer, p) for p in parts]
+    if len(streams[0]) < 2:
+        raise DataError(f"{source!r} has {len(streams[0])} training tokens: at least 2 are needed.")
+    return Corpus(tokenizer, *streams, source=source)
+
+
+def tbptt_data(ids: Sequence[int], batch_size: int, bptt: int) -> TBPTT:
+    """B streams cut into chunks of ``bptt`` steps (fewer streams for a tiny corpus)."""
+    batch_size = max(1, min(batch_size, (len(ids) - 1) // 2))
+    return TBPTT.from_tokens(torch.tensor(ids), batch_size=batch_size, chunk_len=bptt)
+
+
+class _Capped:
+    """At most ``n`` chunks of a TBPTT per epoch, keeping its hooks (quick runs)."""
+
+    def __init__(self, data: TBPTT, n: int | None) -> None:
+        self.data, self.n = data, n
+
+    def __len__(self) -> int:
+        return len(self.data) if self.n is None else min(self.n, len(self.data))
+
+    def __iter__(self) -> Iterator[Any]:
+        for i, batch in enumerate(self.data):
+            if i >= len(self):
+                return
+            yield batch
+
+    def on_epoch_begin(self, model: Any) -> None:
+        self.data.on_epoch_begin(model)
+
+    def on_batch_begin(self, model: Any, batch: int) -> None:
+        self.data.on_batch_begin(model, batch)
+
+
+@torch.no_grad()
+def perplexity(
+    model: RecurrentLM, ids: Sequence[int], batch_size: int = 10, bptt: int = 35
+) -> dict[str, float]:
+    """Mean cross-entropy (nats/token) and perplexity over ``ids``, state carried across chunks."""
+    model.eval()
+    model.forget_states()
+    data = tbptt_data(ids, batch_size, bptt)
+    total, count = 0.0, 0
+    for x, y, _ in data:
+        logits = model(x)  # (B, k, V)
+        total += float(F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), reduction="sum"))
+        count += y.numel()
+    model.forget_states()
+    nats = total / max(count, 1)
+    return {
+        "nats_per_token": nats,
+        "perplexity": math.exp(nats),
+        "bits_per_token": nats / math.log(2),
+        "tokens": count,
+    }
+
+
+# ---------------------------------------------------------------------- training
+def train_lm(
+    config: LMConfig, out: str | Path, *, resume: bool | None = None, verbose: int = 0
+) -> dict[str, Any]:
+    """Train an LM into run directory ``out``; returns the metrics written there."""
+    torch.manual_seed(config.seed)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    run = rundir.create_run(out, TASK, config.to_dict())
+    tok_path = run.file(rundir.TOKENIZER_FILE)
+    resuming = resume is not False and run.checkpoint_path.exists() and tok_path.exists()
+    corpus = load_corpus(config, load_tokenizer(tok_path) if resuming else None)
+    corpus.tokenizer.save(tok_path)
+    train = _Capped(tbptt_data(corpus.train, config.batch_size, config.bptt), config.max_steps)
+    n_streams = train.data.x.shape[0]
+    # Validation uses the training batch size: the stateful layers keep their batch dimension.
+    val = _Capped(tbptt_data(corpus.validation, n_streams, config.bptt), config.max_steps)
+    if val.data.x.shape[0] != n_streams:
+        val = None  # type: ignore[assignment]  # corpus too small for as many streams
+    model = build_model(config, corpus.tokenizer.vocab_size)
+    model.compile(
+        optimizer=optimizers.Adam(learning_rate=config.learning_rate, clipnorm=config.clipnorm),
+        loss=SparseCategoricalCrossentropy(from_logits=True),
+    )
+    start, seconds = fit_in_run(model, run, train, val, epochs=config.epochs, resume=resume, verbose=verbose)
+    model.forget_states()
+    model.save(run.model_path)
+    t0 = time.perf_counter()
+    val_m = perplexity(model, corpus.validation)
+    test_m = perplexity(model, corpus.test)
+    metrics = {
+        "task": TASK,
+        "data": corpus.source,
+        "level": config.level,
+        "vocab_size": corpus.tokenizer.vocab_size,
+        "tokens": {
+            "train": len(corpus.train),
+            "validation": len(corpus.validation),
+            "test": len(corpus.test),
+        },
+        "epochs": config.epochs,
+        "resumed_from_epoch": start,
+        "train_seconds_this_session": round(seconds, 1),
+        "eval_seconds": round(time.perf_counter() - t0, 1),
+        "parameters": model.count_params(),
+        **{f"validation_{k}": v for k, v in val_m.items()},
+        **{f"test_{k}": v for k, v in test_m.items()},
+    }
+    rundir.write_json_atomic(run.file(rundir.METRICS_FILE), metrics)
+    return metrics
+
+
+# --------------------------------------------------------------------- serving
+@dataclass(frozen=True)
+class Suggestion:
+    word: str
+    probability: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"word": self.word, "probability": self.probability}
+
+
+class Session:
+    """One user's typing state: the text so far, mapped onto a :class:`DecoderState`.
+
+    ``update(text)`` costs one step per token that changed (none for a keystroke inside a
+    word at word level); :meth:`suggest` then reads the cached distribution.
+    """
+
+    def __init__(self, lm: LanguageModel) -> None:
+        self.lm = lm
+        self.decoder = lm.new_decoder()
+        self.partial = ""
+
+    def update(self, text: str) -> int:
+        """Bring the state up to ``text``; returns the steps it took."""
+        tokens, self.partial = self.lm.split_context(text)
+        return self.decoder.sync(tokens)
+
+    def suggest(self, top_k: int = 3) -> list[Suggestion]:
+        return self.lm.suggest_from(self.decoder, self.partial, top_k)
+
+
+class LanguageModel:
+    """A trained LM with its tokenizer: perplexity, suggestions and generation."""
+
+    def __init__(self, model: RecurrentLM, tokenizer: Tokenizer, config: LMConfig) -> None:
+        self.model, self.tokenizer, self.config = model, tokenizer, config
+        self.model.eval()
+        self.model.forget_states()
+        self.level = config.level
+        self.weights = model.step_weights()
+        vocab = tokenizer.vocab
+        self._specials = {PAD_ID, UNK_ID, BOS_ID, EOS_ID}
+        # Sorted (token, id) pairs: the completions of a prefix are one contiguous slice.
+        pairs = sorted((t, i) for i, t in enumerate(vocab) if i not in self._specials)
+        self._sorted_tokens = [t for t, _ in pairs]
+        self._sorted_ids = torch.tensor([i for _, i in pairs], dtype=torch.long)
+        # Sampling never emits padding, <bos> or <unk>; <eos> is a line break.
+        self._banned = torch.tensor(sorted({PAD_ID, BOS_ID, UNK_ID}), dtype=torch.long)
+        self._start = self._start_token()
+
+    @classmethod
+    def load(cls, path: str | Path) -> LanguageModel:
+        run = rundir.open_run(path, TASK)
+        if not run.model_path.exists():
+            raise DataError(
+                f"run directory {str(run.path)!r} has no trained model yet ({rundir.MODEL_FILE})."
+            )
+        model = load_model(run.model_path, compile=False)
+        return cls(model, load_tokenizer(run.file(rundir.TOKENIZER_FILE)), LMConfig.from_dict(run.config))
+
+    def _start_token(self) -> int:
+        # Text starts after a line end: <eos> for words (PTB's layout), "\n" for characters.
+        if self.level == "char":
+            nl = self.tokenizer.token_to_id("\n")
+            return nl if nl != UNK_ID else EOS_ID
+        return EOS_ID
+
+    # ------------------------------------------------------------------ state
+    def new_decoder(self) -> DecoderState:
+        return DecoderState(self.weights, self._start)
+
+    def session(self, text: str = "") -> Session:
+        """A per-user session (the server keeps one per user); ``text`` is fed at once."""
+        s = Session(self)
+        if text:
+            s.update(text)
+        return s
+
+    def encode_context(self, text: str) -> list[int]:
+        if self.level == "char":
+            return self.tokenizer.encode(text)
+        return _word_stream_inline(self.tokenizer, text)
+
+    def split_context(self, text: str) -> tuple[list[int], str]:
+        """(ids of the finished context, the partly typed last word or "").
+
+        Word level: a last word not followed by a space is partial and is not fed.
+        Char level: every character is fed; the partial word is the trailing run of letters.
+        """
+        if self.level == "char":
+            m = re.search(r"[\w'’]+$", text)
+            return self.tokenizer.encode(text), m.group(0) if m else ""
+        if text and _WORD_END.search(text):
+            words = self.tokenizer.tokenize(text)
+            if words:
+                partial = words[-1]
+                head = text[: len(text) - len(partial)] if text.lower().endswith(partial) else text
+                if head != text:
+                    return _word_stream_inline(self.tokenizer, head), partial
+        return _word_stream_inline(self.tokenizer, text), ""
+
+    # ------------------------------------------------------------ suggestions
+    def suggest(self, text: str, top_k: int = 3) -> list[Suggestion]:
+        """The ``top_k`` most likely next words after ``text``, completing a partly typed last word."""
+        check_top_k(top_k)
+        return self.session(text).suggest(top_k)
+
+    def suggest_from(self, decoder: DecoderState, partial: str, top_k: int) -> list[Suggestion]:
+        check_top_k(top_k)
+        if self.level == "char":
+            return self._beam_words(decoder, partial, top_k)
+        probs = torch.softmax(decoder.logits, dim=-1)  # (V,)
+        ids = self._completions(partial)
+        if ids.numel() == 0:
+            return []
+        p = probs[ids]
+        k = min(top_k, ids.numel())
+        vals, idx = torch.topk(p, k)
+        return [
+            Suggestion(self.tokenizer.vocab[int(ids[i])], float(v)) for v, i in zip(vals, idx, strict=True)
+        ]
+
+    def _completions(self, partial: str) -> torch.Tensor:
+        """Ids of the vocabulary words starting with ``partial`` (all words for "")."""
+        if not partial:
+            return self._sorted_ids
+        partial = partial.lower() if getattr(self.tokenizer, "lower", False) else partial
+        lo = bisect.bisect_left(self._sorted_tokens, partial)
+        hi = bisect.bisect_left(self._sorted_tokens, partial + "\U0010ffff")
+        return self._sorted_ids[lo:hi]
+
+    @torch.no_grad()
+    def _beam_words(
+        self, decoder: DecoderState, partial: str, top_k: int, max_chars: int = 24
+    ) -> list[Suggestion]:
+        """Char level: beam search over characters until the word ends; the top-k distinct words.
+
+        A beam is (log-prob, characters so far, decoder); a beam ends when the model emits a
+        character that cannot be part of a word, and the word's score includes that end.
+        """
+        width = max(2 * top_k, 8)
+        vocab = self.tokenizer.vocab
+        is_word_char = torch.tensor([bool(re.fullmatch(r"[\w'’]", t)) for t in vocab])
+        is_word_char[list(self._specials)] = False
+        beams: list[tuple[float, str, DecoderState]] = [(0.0, "", decoder.fork())]
+        done: dict[str, float] = {}
+        for _ in range(max_chars):
+            cands: list[tuple[float, str, DecoderState, int]] = []
+            for score, chars, dec in beams:
+                logp = torch.log_softmax(dec.logits, dim=-1)
+                end = float(torch.logsumexp(logp[~is_word_char], dim=0))  # P(word ends here)
+                word = partial + chars
+                if word and score + end > done.get(word, -math.inf):
+                    done[word] = score + end
+                top = torch.topk(logp.masked_fill(~is_word_char, -math.inf), width)
+                for v, i in zip(top.values.tolist(), top.indices.tolist(), strict=True):
+                    if v > -math.inf:
+                        cands.append((score + v, chars + vocab[i], dec, i))
+            best_done = sorted(done.values(), reverse=True)[:top_k]
+            cands.sort(key=lambda c: -c[0])
+            cands = cands[:width]
+            # Stop when no open beam can still beat the k-th finished word.
+            if not cands or (len(best_done) == top_k and cands[0][0] < best_done[-1]):
+                break
+            beams = []
+            for score, chars, dec, i in cands:
+                child = dec.fork()
+                child.push(i)
+                beams.append((score, chars, child))
+        ranked = sorted(done.items(), key=lambda kv: -kv[1])[:top_k]
+        return [Suggestion(w, math.exp(s)) for w, s in ranked]
+
+    # -------------------------------------------------------------- generation
+    @torch.no_grad()
+    def iter_generate(
+        self,
+        prompt: str = "",
+        length: int = 50,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        seed: int | None = None,
+    ) -> Iterator[str]:
+        """Yield the generated tokens' text one at a time (streaming)."""
+        check_sampling(length, temperature, top_k, top_p)
+        gen = torch.Generator().manual_seed(int(seed) if seed is not None else int(torch.seed() % 2**63))
+        dec = self.new_decoder()
+        dec.sync(self.encode_context(prompt))
+        for i in range(length):
+            logits = dec.logits.clone()
+            logits[self._banned] = float("-inf")
+            probs = torch.softmax(filter_logits(logits, temperature, top_k, top_p), dim=-1)
+            token = int(torch.multinomial(probs, 1, generator=gen))
+            dec.push(token)
+            yield self.token_text(token, first=i == 0 and (not prompt or prompt[-1].isspace()))
+
+    def generate(
+        self,
+        prompt: str = "",
+        length: int = 50,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        seed: int | None = None,
+    ) -> str:
+        """``length`` tokens (words or characters) sampled after ``prompt``; returns only the new text."""
+        return "".join(self.iter_generate(prompt, length, temperature, top_k, top_p, seed))
+
+    def token_text(self, token: int, first: bool = False) -> str:
+        if self.level == "char":
+            return self.tokenizer.vocab[token] if token != EOS_ID else "\n"
+        if token == EOS_ID:
+            return "\n"
+        return ("" if first else " ") + self.tokenizer.vocab[token]
+
+    def perplexity(self, text: str) -> dict[str, float]:
+        ids = self.encode_context(text)
+        if len(ids) < 2:
+            raise DataError("text is too short to score: give at least two tokens.")
+        return perplexity(self.model, ids, batch_size=1)
+
+
+def _word_stream_inline(tok: Tokenizer, text: str) -> list[int]:
+    """Words of ``text`` with <eos> at each line break (but not after the last line)."""
+    out: list[int] = []
+    lines = text.split("\n")
+    for j, line in enumerate(lines):
+        out += [tok.token_to_id(w) for w in tok.tokenize(line)]
+        if j < len(lines) - 1:
+            out.append(EOS_ID)
+    return out
+
+
+def check_top_k(top_k: Any) -> None:
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k <= 0:
+        raise ConfigError(invalid("top_k", top_k, "an integer >= 1"))
+
+
+def check_sampling(length: Any, temperature: Any, top_k: Any, top_p: Any) -> None:
+    if isinstance(length, bool) or not isinstance(length, int) or length < 0:
+        raise ConfigError(invalid("length", length, "an integer >= 0"))
+    if not isinstance(temperature, (int, float)) or not temperature > 0 or math.isinf(temperature):
+        raise ConfigError(invalid("temperature", temperature, "a number > 0"))
+    if top_k is not None:
+        check_top_k(top_k)
+    if top_p is not None and (not isinstance(top_p, (int, float)) or not 0 < top_p <= 1):
+        raise ConfigError(invalid("top_p", top_p, "a number in (0, 1]"))

@@ -1,0 +1,118 @@
+"""Language model: carried state == full re-run, suggestions, beam search, sampling, pinned errors."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from rnnkit.errors import ConfigError
+from rnnkit.tasks.decoding import filter_logits
+from rnnkit.tasks.language_model import LanguageModel, LMConfig, train_lm
+
+CORPUS = (
+    "i love deep learning .\nwe love deep networks .\nthey like deeper models .\n"
+    "i love the deep sea .\nyou love dogs and cats .\n"
+) * 20
+
+
+@pytest.fixture(scope="module", params=["word", "char"])
+def lm(request, tmp_path_factory):
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp(f"lm-{request.param}")
+    (root / "corpus.txt").write_text(CORPUS, encoding="utf-8")
+    cfg = LMConfig(
+        data=str(root / "corpus.txt"),
+        level=request.param,
+        embed_dim=16,
+        units=24,
+        num_layers=2,
+        dropout=0.0,
+        batch_size=4,
+        bptt=10,
+        learning_rate=0.02,
+        threads=1,
+        max_steps=40,
+        epochs=2 if request.param == "word" else 8,  # characters need more steps to spell "deep"
+    )
+    train_lm(cfg, root / "run")
+    return LanguageModel.load(root / "run")
+
+
+def full_rerun_logits(lm: LanguageModel, ids: list[int]) -> torch.Tensor:
+    """The reference: the whole prefix through the model's layers (fused kernel), last step's logits."""
+    lm.model.forget_states()
+    with torch.no_grad():
+        out = lm.model(torch.tensor([[lm.new_decoder().start_token, *ids]]))[0, -1]
+    lm.model.forget_states()
+    return out
+
+
+def test_carried_state_equals_a_full_rerun(lm):
+    ids = lm.encode_context("i love deep learning .\nwe love")
+    dec = lm.new_decoder()
+    for t in ids:
+        dec.push(t)
+    torch.testing.assert_close(dec.logits, full_rerun_logits(lm, ids), atol=1e-5, rtol=1e-5)
+    assert dec.steps == len(ids) + 1  # one step per token (+ the start token), never a re-run
+
+
+def test_keystroke_sessions_equal_fresh_suggestions_and_cost_at_most_one_step(lm):
+    text = "i love deep learning. we lo"
+    session = lm.session()
+    for n in range(1, len(text) + 1):
+        session.update(text[:n])
+        assert session.suggest(3) == lm.suggest(text[:n], 3)
+    # Each token was stepped exactly once (plus the start token): the prefix never re-ran.
+    assert session.decoder.steps == 1 + len(session.decoder.tokens)
+    steps = session.decoder.steps
+    session.update("i love")  # backspacing rewinds to a snapshot: no step at all
+    assert session.decoder.steps == steps
+    assert session.suggest(2) == lm.suggest("i love", 2)
+
+
+def test_partial_word_is_completed(lm):
+    words = [s.word for s in lm.suggest("I love dee", 3)]
+    assert words and all(w.startswith("dee") for w in words)
+    assert "deep" in words
+    probs = [s.probability for s in lm.suggest("we love ", 3)]
+    assert probs == sorted(probs, reverse=True) and len(probs) == 3
+
+
+def test_suggestions_are_distinct(lm):
+    words = [s.word for s in lm.suggest("they like ", 5)]
+    assert len(words) == len(set(words))
+
+
+def test_generation_with_carried_state_equals_rerunning_the_prefix(lm):
+    prompt, n = "i love", 12
+    fast = lm.generate(prompt, n, temperature=0.9, top_k=20, top_p=0.95, seed=3)
+    # Reference: every step re-runs the whole prefix through the layers.
+    gen = torch.Generator().manual_seed(3)
+    ids = lm.encode_context(prompt)
+    pieces = []
+    for i in range(n):
+        logits = full_rerun_logits(lm, ids)
+        logits[lm._banned] = float("-inf")
+        probs = torch.softmax(filter_logits(logits, 0.9, 20, 0.95), dim=-1)
+        token = int(torch.multinomial(probs, 1, generator=gen))
+        ids.append(token)
+        pieces.append(lm.token_text(token, first=i == 0 and not prompt))
+    assert fast == "".join(pieces)
+    assert lm.generate(prompt, n, temperature=0.9, seed=3) == lm.generate(prompt, n, temperature=0.9, seed=3)
+
+
+def test_bad_sampling_arguments(lm):
+    with pytest.raises(ConfigError, match=r"^temperature=0 is not valid: expected a number > 0\.$"):
+        lm.generate("i", 5, temperature=0)
+    with pytest.raises(ConfigError, match=r"^top_k=0 is not valid: expected an integer >= 1\.$"):
+        lm.suggest("i love", 0)
+    with pytest.raises(ConfigError, match=r"^top_p=1.5 is not valid"):
+        lm.generate("i", 5, top_p=1.5)
+
+
+def test_filter_logits_top_k_and_top_p():
+    logits = torch.log(torch.tensor([0.5, 0.3, 0.15, 0.05]))
+    assert torch.isinf(filter_logits(logits, 1.0, 2, None)[2:]).all()
+    kept = ~torch.isinf(filter_logits(logits, 1.0, None, 0.8))
+    assert kept.tolist() == [True, True, False, False]  # 0.5 + 0.3 reaches 0.8
+    assert (~torch.isinf(filter_logits(logits, 1.0, None, 0.01))).sum() == 1  # the top token always stays
