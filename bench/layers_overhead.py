@@ -21,14 +21,18 @@ from pathlib import Path
 os.environ.setdefault("KERAS_BACKEND", "torch")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
+import torch
+from torch import nn
 
-from bench.common import alternate, environment, table, write_json  # noqa: E402
-from rnnkit import layers  # noqa: E402
+from bench.common import alternate, environment, table, write_json
+from rnnkit import layers
 
 SIZES = {"small": (32, 100, 128, 256), "large": (64, 200, 256, 512)}
-KINDS = {"lstm": (nn.LSTM, layers.LSTM, 4), "gru": (nn.GRU, layers.GRU, 3), "rnn": (nn.RNN, layers.SimpleRNN, 1)}
+KINDS = {
+    "lstm": (nn.LSTM, layers.LSTM, 4),
+    "gru": (nn.GRU, layers.GRU, 3),
+    "rnn": (nn.RNN, layers.SimpleRNN, 1),
+}
 
 
 def flops(kind: str, B: int, T: int, D: int, H: int, train: bool) -> float:

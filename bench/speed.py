@@ -1,0 +1,81 @@
+"""The speed suite (issue 8): rnnkit vs torch.nn (and Keras), at 1 and 2 threads.
+
+    .venv/bin/python bench/speed.py                    # everything (~15-30 min on 2 cores)
+    .venv/bin/python bench/speed.py --quick            # small size, uni 1-layer, 2 threads
+
+Prints a table per group and writes bench/results/speed-cpu.json (speed-gpu.json on CUDA).
+Each row's ratio is measured in alternation within the row; see rnnkit/benchmarks/speed.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import torch
+
+from bench.common import environment, table, write_json
+from rnnkit.benchmarks import speed
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--sizes", default="small,large")
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--keras-reps", type=int, default=2, help="0 to skip Keras")
+    ap.add_argument("--groups", default="fused,features,decode,scan")
+    ap.add_argument("--scan-lengths", default="256,1024,4096")
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args()
+    if args.quick:
+        args.threads, args.sizes, args.reps, args.keras_reps = "2", "small", 3, 0
+        args.scan_lengths = "256,1024"
+    groups = args.groups.split(",")
+    sizes = args.sizes.split(",")
+    results: dict[str, object] = {
+        "command": "python bench/speed.py " + " ".join(sys.argv[1:]),
+        "environment": environment(),
+        "load_average_at_start": os.getloadavg(),
+        "threads": {},
+    }
+    for threads in [int(t) for t in args.threads.split(",")]:
+        torch.set_num_threads(threads)
+        ceiling = speed.gemm_ceiling()
+        print(f"\n=== {threads} thread(s): GEMM ceiling {ceiling:.1f} GFLOP/s")
+        rows: list[dict] = []
+        gens = {
+            "fused": lambda: speed.fused_rows(sizes, args.reps, args.keras_reps, args.quick),
+            "features": lambda: speed.feature_rows(sizes, args.reps),
+            "decode": lambda: speed.decode_rows(),
+            "scan": lambda: speed.scan_rows([int(t) for t in args.scan_lengths.split(",")], args.reps),
+        }
+        for group in groups:
+            group_rows = []
+            for row in gens[group]():
+                row["threads"] = threads
+                if "torch_gflops" in row:
+                    row["torch_of_ceiling"] = row["torch_gflops"] / ceiling
+                group_rows.append(row)
+                print(
+                    "  "
+                    + ", ".join(
+                        f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()
+                    ),
+                    flush=True,
+                )
+            print()
+            print(table(group_rows, list(group_rows[0])))
+            rows += group_rows
+        results["threads"][str(threads)] = {"gemm_gflops": ceiling, "rows": rows}  # type: ignore[index]
+    name = "speed-gpu.json" if torch.cuda.is_available() else "speed-cpu.json"
+    print(f"\nwrote {write_json(name, results)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,283 @@
+"""The speed suite: rnnkit's layers against torch.nn (and Keras 3 on its torch backend).
+
+Every row times its contenders in alternation (A, B, C, A, B, C, ...) and reports
+medians and ratios to torch.nn measured in the same run: this machine is shared
+and noisy, so a lone absolute time means little. GFLOP/s are set against the
+machine's GEMM ceiling, measured at the start of the run with the same thread count.
+
+Rows:
+- ``fused``: configurations PyTorch's fused kernels serve; target rnnkit/torch <= 1.03.
+- ``features``: masks (random right padding, holes), recurrent dropout, layer norm --
+  what those kernels refuse -- against torch.nn's time without the feature; target <= 1.3.
+- ``decode``: batch-1 step-by-step decoding of a 2 x 512 LSTM LM with a 10k vocabulary:
+  torch.nn.LSTM called per step vs rnnkit's cell step, against the floor
+  max(weight bytes / memory bandwidth, FLOPs / GEMV rate).
+- ``scan``: MinGRU/MinLSTM (parallel scan) vs GRU/LSTM training steps at growing T.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+
+from rnnkit import layers
+
+SIZES = {"small": (32, 100, 128, 256), "large": (64, 200, 256, 512)}
+GATES = {"lstm": 4, "gru": 3, "rnn": 1}
+TORCH = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
+OURS = {"lstm": layers.LSTM, "gru": layers.GRU, "rnn": layers.SimpleRNN}
+
+
+def alternate(contenders: dict[str, Callable[[], Any]], reps: int, warmup: int = 1) -> dict[str, float]:
+    """Median seconds per call of each contender, measured in alternation."""
+    for fn in contenders.values():
+        for _ in range(warmup):
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(reps):
+        for name, fn in contenders.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
+def gemm_ceiling(n: int = 1024, reps: int = 7) -> float:
+    """GFLOP/s of a square float32 GEMM at the current thread count."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    t = alternate({"mm": lambda: torch.mm(a, b)}, reps)["mm"]
+    return 2.0 * n**3 / t / 1e9
+
+
+def memory_bandwidth(mb: int = 256, reps: int = 5) -> float:
+    """GB/s of a large copy (read + write)."""
+    a = torch.empty(mb * 2**20 // 4)
+    b = torch.empty_like(a)
+    t = alternate({"copy": lambda: b.copy_(a)}, reps)["copy"]
+    return 2 * a.numel() * 4 / t / 1e9
+
+
+def rnn_flops(kind: str, B: int, T: int, D: int, H: int, train: bool, directions: int = 1) -> float:
+    fwd = 2.0 * B * T * (D + H) * GATES[kind] * H * directions
+    return fwd * (3.0 if train else 1.0)  # backward ~ 2x forward (input and weight gradients)
+
+
+def _pair(kind: str, D: int, H: int, T: int, bidirectional: bool, num_layers: int, **ours_kwargs: Any):
+    ref = TORCH[kind](D, H, num_layers=num_layers, batch_first=True, bidirectional=bidirectional)
+    stack, dim = [], D
+    for i in range(num_layers):
+        layer = OURS[kind](H, return_sequences=True, **ours_kwargs)
+        if bidirectional:
+            layer = layers.Bidirectional(layer)
+        layer.build((None, T, dim))
+        subs = [layer.forward_layer, layer.backward_layer] if bidirectional else [layer]
+        for rev, sub in enumerate(subs):
+            layers.from_torch(sub, ref, layer_index=i, reverse=bool(rev))
+        stack.append(layer)
+        dim = H * (2 if bidirectional else 1)
+    return ref, nn.Sequential(*stack)
+
+
+def _step_fn(call: Callable[[], torch.Tensor], train: bool) -> Callable[[], None]:
+    def run() -> None:
+        if train:
+            call().sum().backward()
+        else:
+            with torch.no_grad():
+                call()
+
+    return run
+
+
+def fused_rows(sizes: list[str], reps: int, keras_reps: int, quick: bool) -> list[dict[str, Any]]:
+    rows = []
+    shapes = [(k, bi, nl) for k in ("lstm", "gru", "rnn") for bi in (False, True) for nl in (1, 2)]
+    if quick:
+        shapes = [(k, False, 1) for k in ("lstm", "gru", "rnn")]
+    for size in sizes:
+        B, T, D, H = SIZES[size]
+        x = torch.randn(B, T, D)
+        for kind, bi, nl in shapes:
+            ref, ours = _pair(kind, D, H, T, bi, nl)
+            for train in (True, False):
+                fns = {
+                    "torch.nn": _step_fn(lambda ref=ref, x=x: ref(x)[0], train),
+                    "rnnkit": _step_fn(lambda o=ours, x=x: o(x), train),
+                }
+                med = alternate(fns, reps)
+                row = {
+                    "group": "fused",
+                    "size": size,
+                    "kind": kind,
+                    "bidirectional": bi,
+                    "layers": nl,
+                    "mode": "train" if train else "infer",
+                    "kernel": ours[0].forward_layer.last_kernel.name if bi else ours[0].last_kernel.name,
+                    "torch_s": med["torch.nn"],
+                    "rnnkit_s": med["rnnkit"],
+                    "rnnkit/torch": med["rnnkit"] / med["torch.nn"],
+                    "torch_gflops": rnn_flops(kind, B, T, D, H, train, 2 if bi else 1)
+                    * nl
+                    / med["torch.nn"]
+                    / 1e9,
+                }
+                if keras_reps and nl == 1 and not bi:
+                    row["keras/torch"] = _keras_ratio(kind, ours[0], ref, x, train, keras_reps)
+                rows.append(row)
+                yield row
+
+
+def _keras_ratio(kind: str, ours: Any, ref: Any, x: torch.Tensor, train: bool, reps: int) -> float | None:
+    try:
+        os.environ.setdefault("KERAS_BACKEND", "torch")
+        import keras
+    except ImportError:
+        return None
+    k_cls = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU, "rnn": keras.layers.SimpleRNN}[kind]
+    k = k_cls(ours.cell.units, return_sequences=True)
+    k.build((None, x.shape[1], x.shape[2]))
+    k.set_weights(layers.to_keras(ours))
+    med = alternate(
+        {"torch.nn": _step_fn(lambda: ref(x)[0], train), "keras": _step_fn(lambda: k(x), train)}, reps
+    )
+    return med["keras"] / med["torch.nn"]
+
+
+def feature_rows(sizes: list[str], reps: int) -> list[dict[str, Any]]:
+    features = {
+        "mask-right": ({}, "right"),
+        "mask-holes": ({}, "holes"),
+        "recurrent_dropout": ({"recurrent_dropout": 0.2}, None),
+        "layer_norm": ({"layer_norm": True}, None),
+    }
+    for size in sizes:
+        B, T, D, H = SIZES[size]
+        x = torch.randn(B, T, D)
+        gen = torch.Generator().manual_seed(0)
+        lengths = torch.randint(T // 2, T + 1, (B,), generator=gen)
+        masks = {
+            "right": torch.arange(T)[None] < lengths[:, None],
+            "holes": torch.rand(B, T, generator=gen) > 0.1,
+        }
+        for kind in ("lstm", "gru"):
+            for feature, (kwargs, mask_name) in features.items():
+                ref, ours = _pair(kind, D, H, T, False, 1, **kwargs)
+                mask = None if mask_name is None else masks[mask_name]
+                layer = ours[0]
+                fns = {
+                    "torch.nn": _step_fn(lambda ref=ref, x=x: ref(x)[0], True),
+                    "rnnkit": _step_fn(
+                        lambda layer=layer, mask=mask, x=x: layer(x, mask=mask, training=True), True
+                    ),
+                }
+                med = alternate(fns, reps)
+                row = {
+                    "group": "features",
+                    "size": size,
+                    "kind": kind,
+                    "feature": feature,
+                    "mode": "train",
+                    "kernel": layer.last_kernel.name,
+                    "torch_s": med["torch.nn"],
+                    "rnnkit_s": med["rnnkit"],
+                    "rnnkit/torch": med["rnnkit"] / med["torch.nn"],
+                }
+                yield row
+
+
+def decode_rows(steps: int = 200, vocab: int = 10_000, units: int = 512) -> list[dict[str, Any]]:
+    """Batch-1 decoding: per-step latency of a 2-layer LSTM + output layer, on this thread count."""
+    emb = nn.Embedding(vocab, units)
+    ref = nn.LSTM(units, units, num_layers=2, batch_first=True)
+    head = nn.Linear(units, vocab)
+    cells = []
+    for i in range(2):
+        layer = layers.LSTM(units)
+        layer.build((None, 1, units))
+        layers.from_torch(layer, ref, layer_index=i)
+        cells.append(layer.cell)
+    tok = torch.tensor([[1]])
+
+    def torch_steps() -> list[float]:
+        hx = None
+        lat = []
+        with torch.no_grad():
+            for _ in range(steps):
+                t0 = time.perf_counter()
+                out, hx = ref(emb(tok), hx)
+                head(out[:, -1]).softmax(-1)
+                lat.append(time.perf_counter() - t0)
+        return lat
+
+    def rnnkit_steps() -> list[float]:
+        states = [[torch.zeros(1, units), torch.zeros(1, units)] for _ in cells]
+        lat = []
+        with torch.no_grad():
+            for _ in range(steps):
+                t0 = time.perf_counter()
+                h = emb(tok)[:, 0]
+                for i, cell in enumerate(cells):
+                    h, states[i] = cell(h, states[i])
+                head(h).softmax(-1)
+                lat.append(time.perf_counter() - t0)
+        return lat
+
+    torch_steps()
+    rnnkit_steps()
+    t_lat, r_lat = torch_steps(), rnnkit_steps()
+    weight_bytes = 4 * (2 * 4 * units * 2 * units + vocab * units)
+    flops = 2 * (2 * 4 * units * 2 * units + vocab * units)
+    bw = memory_bandwidth()
+    x = torch.randn(1, 2 * units)
+    w = torch.randn(4 * units, 2 * units)
+    gemv = 2 * w.numel() / alternate({"mv": lambda: torch.mm(x, w.t())}, 50)["mv"] / 1e9
+    floor = max(weight_bytes / (bw * 1e9), flops / (gemv * 1e9))
+
+    def pct(v: list[float], q: float) -> float:
+        return sorted(v)[min(len(v) - 1, int(q * len(v)))]
+
+    yield {
+        "group": "decode",
+        "model": f"2 x {units} LSTM + {vocab} softmax, batch 1",
+        "torch_p50_ms": 1e3 * pct(t_lat, 0.5),
+        "torch_p99_ms": 1e3 * pct(t_lat, 0.99),
+        "rnnkit_p50_ms": 1e3 * pct(r_lat, 0.5),
+        "rnnkit_p99_ms": 1e3 * pct(r_lat, 0.99),
+        "floor_ms": 1e3 * floor,
+        "rnnkit/floor": pct(r_lat, 0.5) / floor,
+        "torch/rnnkit": pct(t_lat, 0.5) / pct(r_lat, 0.5),
+        "bandwidth_GBps": bw,
+        "gemv_GFLOPs": gemv,
+    }
+
+
+def scan_rows(lengths: list[int], reps: int, B: int = 16, D: int = 64, H: int = 128) -> list[dict[str, Any]]:
+    for T in lengths:
+        x = torch.randn(B, T, D)
+        for base, fast in (("gru", layers.MinGRU), ("lstm", layers.MinLSTM)):
+            rnn = OURS[base](H, return_sequences=True)
+            mini = fast(H, return_sequences=True)
+            rnn.build(x.shape)
+            mini.build(x.shape)
+            med = alternate(
+                {
+                    "rnn": _step_fn(lambda r=rnn, x=x: r(x), True),
+                    "min": _step_fn(lambda m=mini, x=x: m(x), True),
+                },
+                reps,
+            )
+            yield {
+                "group": "scan",
+                "T": T,
+                "kind": base,
+                "rnn_kernel": rnn.last_kernel.name,
+                "rnn_s": med["rnn"],
+                f"min{base}_s": med["min"],
+                "speedup": med["rnn"] / med["min"],
+            }
