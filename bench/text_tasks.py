@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import shlex
 import sys
 import time
@@ -120,8 +121,97 @@ def run_lm(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+SENTENCE = "the company said it expects to report a loss for the third quarter because of lower sales "
+
+
 def run_latency(args: argparse.Namespace) -> dict[str, Any]:
-    raise NotImplementedError
+    """Per-keystroke suggestion latency on 1 thread: incremental session vs re-running the prefix."""
+    import numpy as np
+    import torch
+
+    from rnnkit import datasets
+    from rnnkit.data import WordTokenizer
+    from rnnkit.tasks.language_model import LanguageModel, LMConfig, RecurrentLM
+
+    torch.set_num_threads(1)
+    if args.run:
+        lm = LanguageModel.load(args.run)
+        model_desc = f"trained run {args.run}"
+    else:
+        # Untrained weights of the target size: latency depends on the shapes, not the values.
+        ptb = datasets.load("ptb")
+        tok = WordTokenizer(lower=True, punctuation="keep", max_size=args.vocab).fit(ptb.train.splitlines())
+        cfg = LMConfig(embed_dim=args.units, units=args.units, num_layers=args.layers, max_vocab=args.vocab)
+        model = RecurrentLM(tok.vocab_size, args.units, args.units, args.layers)
+        with torch.no_grad():
+            model(torch.zeros(1, 2, dtype=torch.long))
+        lm = LanguageModel(model, tok, cfg)
+        model_desc = f"{args.layers} x {args.units} LSTM, vocabulary {tok.vocab_size}, untrained weights"
+
+    def rerun(text: str) -> list[Any]:
+        ids, partial = lm.split_context(text)
+        lm.model.forget_states()
+        with torch.no_grad():
+            logits = lm.model(torch.tensor([[lm.new_decoder().start_token, *ids]]))[0, -1]
+        cand = lm._completions(partial)
+        probs = torch.softmax(logits, dim=-1)[cand]
+        return cand[torch.topk(probs, min(3, cand.numel())).indices].tolist()
+
+    incr: list[float] = []
+    stepped: list[float] = []
+    full: list[float] = []
+    reps = max(1, args.keystrokes // len(SENTENCE))
+    for _ in range(reps):
+        session = lm.session()
+        for n in range(1, len(SENTENCE) + 1):
+            text = SENTENCE[:n]
+            t0 = time.perf_counter()
+            steps = session.update(text)
+            session.suggest(3)
+            dt = time.perf_counter() - t0
+            incr.append(dt)
+            if steps:
+                stepped.append(dt)
+            t0 = time.perf_counter()
+            rerun(text)
+            full.append(time.perf_counter() - t0)
+
+    def ms(xs: list[float]) -> dict[str, float]:
+        a = np.array(xs) * 1e3
+        return {
+            "p50_ms": round(float(np.percentile(a, 50)), 3),
+            "p99_ms": round(float(np.percentile(a, 99)), 3),
+            "mean_ms": round(float(a.mean()), 3),
+            "n": len(xs),
+        }
+
+    # The step alone (lm_step: two cell steps + the output layer), as the kernel engineer will see it.
+    from rnnkit.tasks.decoding import lm_step
+
+    w = lm.weights
+    st = w.initial_states(1)
+    tok1 = torch.tensor([5])
+    step_t = []
+    with torch.no_grad():
+        c0 = time.process_time()
+        for _ in range(300):
+            t0 = time.perf_counter()
+            _, st = lm_step(w, tok1, st)
+            step_t.append(time.perf_counter() - t0)
+        cpu_ms = (time.process_time() - c0) / 300 * 1e3
+    return {
+        "model": model_desc,
+        "threads": torch.get_num_threads(),
+        "typed": SENTENCE,
+        "incremental_all_keystrokes": ms(incr),
+        "incremental_keystrokes_that_step": ms(stepped),
+        "rerun_prefix_all_keystrokes": ms(full),
+        "lm_step_alone": ms(step_t),
+        "lm_step_alone_cpu_ms_mean": round(cpu_ms, 3),
+        "load_average_1min": os.getloadavg()[0],
+        "note": "word level: a keystroke inside a word costs no step (the cached distribution is filtered "
+        "by the typed prefix); a keystroke that ends a word costs one step per new token.",
+    }
 
 
 if __name__ == "__main__":

@@ -139,7 +139,8 @@ class RecurrentLM(Model):
             h = self.proj(h)  # (B, T, E)
         if self.head is not None:
             return self.head(h)  # (B, T, V)
-        return F.linear(h, self.embedding.weight, self.out_bias)  # (B, T, V), tied
+        emb: Any = self.embedding
+        return F.linear(h, emb.weight, self.out_bias)  # (B, T, V), tied
 
     def step_weights(self) -> StepWeights:
         """The weights as one step needs them (detached: decoding never trains)."""
@@ -148,7 +149,8 @@ class RecurrentLM(Model):
             return None if t is None else t.detach()
 
         cells = []
-        for rnn in self.rnns:
+        me: Any = self  # layers are built lazily: their weights are not visible to mypy
+        for rnn in me.rnns:
             p = rnn.cell.params()
             cells.append(
                 dataclasses.replace(
@@ -159,18 +161,19 @@ class RecurrentLM(Model):
                     bias_hh=det(p.bias_hh),
                 )
             )
-        emb = self.embedding.weight.detach()
-        if self.head is not None:
-            out_w, out_b = self.head.weight.detach(), det(self.head.bias)
+        emb = me.embedding.weight.detach()
+        if me.head is not None:
+            out_w, out_b = me.head.weight.detach(), det(me.head.bias)
         else:
-            out_w, out_b = emb, self.out_bias.detach()
+            out_w, out_b = emb, me.out_bias.detach()
         proj_w = proj_b = None
-        if self.proj is not None:
-            proj_w, proj_b = self.proj.weight.detach(), det(self.proj.bias)
+        if me.proj is not None:
+            proj_w, proj_b = me.proj.weight.detach(), det(me.proj.bias)
         return StepWeights(emb, tuple(cells), proj_w, proj_b, out_w, out_b)
 
     def forget_states(self) -> None:
         """Drop the carried states (and their batch size): the next call starts from zeros."""
+        rnn: Any
         for rnn in self.rnns:
             rnn.reset_states(batch_size=None)
 
@@ -213,7 +216,7 @@ def load_corpus(config: LMConfig, tokenizer: Tokenizer | None = None) -> Corpus:
     if config.data in BUILTIN_CORPORA:
         from rnnkit import datasets
 
-        ds = datasets.load(config.data)
+        ds: Any = datasets.load(config.data)
         parts = (ds.train, ds.validation, ds.test)
         source = f"dataset {config.data}"
     else:
@@ -248,7 +251,7 @@ def load_corpus(config: LMConfig, tokenizer: Tokenizer | None = None) -> Corpus:
         streams = [_word_stream(tokenizer, p) for p in parts]
     if len(streams[0]) < 2:
         raise DataError(f"{source!r} has {len(streams[0])} training tokens: at least 2 are needed.")
-    return Corpus(tokenizer, *streams, source=source)
+    return Corpus(tokenizer, streams[0], streams[1], streams[2], source=source)
 
 
 def tbptt_data(ids: Sequence[int], batch_size: int, bptt: int) -> TBPTT:
@@ -289,6 +292,8 @@ def perplexity(
     data = tbptt_data(ids, batch_size, bptt)
     total, count = 0.0, 0
     for x, y, _ in data:
+        if y is None:
+            continue
         logits = model(x)  # (B, k, V)
         total += float(F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), reduction="sum"))
         count += y.numel()

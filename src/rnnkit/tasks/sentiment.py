@@ -249,7 +249,7 @@ def load_sentiment_data(config: SentimentConfig) -> TextSplits:
     if config.data in BUILTIN_DATA:
         from rnnkit import datasets
 
-        ds = datasets.load(config.data)
+        ds: Any = datasets.load(config.data)
         splits = TextSplits(ds.train, ds.validation, ds.test, list(ds.classes), f"dataset {config.data}")
     else:
         path = Path(config.data)
@@ -293,7 +293,9 @@ def split_table(table: LabeledTexts, *, seed: int, source: str) -> TextSplits:
 
 
 def make_tokenizer(texts: Sequence[str], max_vocab: int) -> WordTokenizer:
-    return WordTokenizer(lower=True, punctuation="split", max_size=max_vocab).fit(texts)
+    tok = WordTokenizer(lower=True, punctuation="split", max_size=max_vocab)
+    tok.fit(texts)
+    return tok
 
 
 def encode_texts(tok: Tokenizer, texts: Sequence[str], maxlen: int) -> list[list[int]]:
