@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# Install the Debian packages that rnnkit's bundled datasets need.
+# Install the Debian packages that rnnkit's bundled datasets and its browser test need.
 #
 #   espeak-ng, sox          -> rnnkit.datasets "spoken_digits" / "spoken_words" (speech synthesised locally)
 #   diatheke, sword-text-*  -> rnnkit.datasets "bible_en_es" (World English Bible + Reina-Valera 1909)
+#   chromium                -> tests/server browser test (Playwright drives /usr/bin/chromium;
+#                              Playwright's own browser download cannot reach the internet here)
 #
 # Idempotent: when every package is already installed it does nothing (no apt-get update), so
 # `make setup` can call it on every run. Needs root (or sudo) only when something is missing.
 set -euo pipefail
 
-PACKAGES=(espeak-ng sox diatheke sword-text-web sword-text-sparv)
+PACKAGES=(espeak-ng sox diatheke sword-text-web sword-text-sparv chromium)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
