@@ -10,7 +10,7 @@ import pytest
 from rnnkit import datasets
 from rnnkit.datasets import chorales
 from rnnkit.datasets.chorales import REST, Chorale
-from rnnkit.errors import ConfigError, MissingDependencyError
+from rnnkit.errors import ConfigError, DataError, MissingDependencyError
 
 MISSING = r"^dataset 'chorales' needs the Python package 'music21': pip install 'rnnkit\[music\]'\.$"
 
@@ -106,3 +106,12 @@ def test_chorales_load_with_expected_counts():
     assert (
         parsed["tokens"] == first.tokens and [[tuple(e) for e in v] for v in parsed["voices"]] == first.voices
     )
+
+
+@pytest.mark.slow
+def test_a_failing_parse_worker_is_a_clear_error():
+    pytest.importorskip("music21", reason="needs the music extra: pip install 'rnnkit[music]'")
+    with pytest.raises(
+        DataError, match=r"^dataset 'chorales': a music21 parsing worker failed: .*no_such_piece"
+    ):
+        chorales._parse_in_workers(["bach/no_such_piece"], 1)

@@ -14,7 +14,7 @@ import torch
 from rnnkit import datasets
 from rnnkit.data.audio import dct_matrix, log_mel_spectrogram, mel_filterbank, mel_to_hz, mfcc
 from rnnkit.datasets import spoken
-from rnnkit.errors import ConfigError, MissingDependencyError, ShapeError
+from rnnkit.errors import ConfigError, DataError, MissingDependencyError, ShapeError
 
 HAVE_PROGRAMS = shutil.which("espeak-ng") is not None and shutil.which("sox") is not None
 needs_programs = pytest.mark.skipif(
@@ -114,6 +114,9 @@ def test_spoken_loads_split_by_unseen_voices(name):
     assert again.test.transcripts == ds.test.transcripts and again.voices == ds.voices
     for a, b in zip(ds.test.waves, again.test.waves, strict=True):
         np.testing.assert_array_equal(a, b)
+    u = spoken.plan(name.removeprefix("spoken_"))[int(ds.test.paths[0].stem)]  # the cache is what
+    fresh = spoken.synthesize(u, shutil.which("espeak-ng"), shutil.which("sox"))  # the code makes now
+    np.testing.assert_array_equal(np.round(ds.test.waves[0] * 32767).astype(np.int16), fresh)
     feats = log_mel_spectrogram(ds.test.waves[0])
     assert feats.shape == (len(ds.test.waves[0]) // 160 + 1, 80) and torch.isfinite(feats).all()
 
@@ -160,3 +163,10 @@ def test_mfcc_is_an_orthonormal_dct_of_log_mel():
         log_mel_spectrogram(np.zeros((1, 2, 800), dtype=np.float32))
     with pytest.raises(ConfigError, match=r"^wave dtype=torch\.int16 is not valid"):
         log_mel_spectrogram(np.zeros(800, dtype=np.int16))
+
+
+@needs_programs
+def test_an_unknown_voice_is_a_clear_error():
+    u = spoken.Utterance(0, "one", "xx-nowhere", "m1", 150, 50, 30.0)
+    with pytest.raises(DataError, match=r"^espeak-ng failed on 'one' with voice 'xx-nowhere\+m1': "):
+        spoken.synthesize(u, shutil.which("espeak-ng"), shutil.which("sox"))

@@ -17,7 +17,7 @@ inside one voice (rare divisi) keeps its highest note (lowest in the bass); note
 overlap the line (a second voice written into the same part) and grace notes (no
 duration) are dropped; a gap in a line becomes a rest; repeats are not expanded.
 
-Parsing everything takes 1-3 minutes of CPU, so it runs in worker processes and the
+Parsing everything takes about 30 s of CPU, so it runs in worker processes and the
 result is cached as JSON in the user cache directory (``$RNNKIT_CACHE_DIR`` overrides
 it), written atomically; ``_CACHE_VERSION`` is in the file name, so changing the format
 ignores old caches.
@@ -28,10 +28,10 @@ from __future__ import annotations
 import json
 import logging
 import math
-import multiprocessing
 import os
+import subprocess
+import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -186,6 +186,43 @@ def parse_chorale(file: str) -> dict[str, Any]:
     }
 
 
+def _worker_main() -> None:
+    """Entry point of a parsing worker: corpus names (JSON list) in argv[1], records on stdout."""
+    out, sys.stdout = sys.stdout, sys.stderr  # anything a library prints must not corrupt the JSON
+    records = [parse_chorale(f) for f in json.loads(sys.argv[1])]
+    json.dump(records, out)
+
+
+def _parse_in_workers(files: list[str], workers: int) -> dict[str, dict[str, Any]]:
+    """Parse ``files`` in ``workers`` fresh interpreters, round-robin.
+
+    music21 parsing is pure Python (GIL-bound), so it needs processes. They are plain
+    ``python -c`` subprocesses rather than a multiprocessing pool: "fork" is unsafe once torch
+    is imported, and "spawn" re-runs the caller's ``__main__``, which breaks scripts that call
+    ``load("chorales")`` without an ``if __name__ == "__main__"`` guard.
+    """
+    code = "from rnnkit.datasets.chorales import _worker_main; _worker_main()"
+    chunks = [files[w::workers] for w in range(workers)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, json.dumps(chunk)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+        )
+        for chunk in chunks
+    ]
+    parsed: dict[str, dict[str, Any]] = {}
+    for proc, chunk in zip(procs, chunks, strict=True):
+        out, err = proc.communicate()  # all were started above: the others keep running meanwhile
+        if proc.returncode != 0:
+            tail = " | ".join(err.strip().splitlines()[-3:])
+            raise DataError(f"dataset 'chorales': a music21 parsing worker failed: {tail}")
+        parsed.update(zip(chunk, json.loads(out), strict=True))
+    return parsed
+
+
 def _build(path: Any) -> list[dict[str, Any]]:
     try:
         from music21 import corpus
@@ -198,12 +235,9 @@ def _build(path: Any) -> list[dict[str, Any]]:
     listing = corpus.chorales.ChoraleListRKBWV().byRiemenschneider
     titles = [str(listing[i]["title"]) for i in range(1, len(files) + 1)]
     distinct = sorted(set(files))
-    workers = max(1, min(4, os.cpu_count() or 1))
+    workers = max(1, min(4, os.cpu_count() or 1, len(distinct)))
     start = time.perf_counter()
-    # music21 parsing is pure Python (GIL-bound): processes, not threads. "spawn" because
-    # forking a process that has imported torch is unsafe (and deprecated on 3.12+).
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        parsed = dict(zip(distinct, pool.map(parse_chorale, distinct, chunksize=8), strict=True))
+    parsed = _parse_in_workers(distinct, workers)
     records = [
         {"number": i, "title": title, **parsed[f]}
         for i, (f, title) in enumerate(zip(files, titles, strict=True), start=1)

@@ -152,21 +152,24 @@ def _which(program: str, dataset: str) -> str:
     return exe
 
 
+def _run(cmd: list[str], data: bytes, u: Utterance) -> bytes:
+    out = subprocess.run(cmd, input=data, capture_output=True, check=False)
+    if out.returncode != 0:  # e.g. an older espeak-ng without one of the accents
+        err = out.stderr.decode(errors="replace").strip()
+        raise DataError(f"{Path(cmd[0]).name} failed on {u.word!r} with voice {u.voice!r}: {err}")
+    return out.stdout
+
+
 def synthesize(u: Utterance, espeak: str, sox: str, seed: int = SPLIT_SEED) -> np.ndarray:
     """One utterance as 16 kHz int16 samples: espeak-ng -> sox (resample) -> seeded noise."""
-    speech = subprocess.run(
-        [espeak, "-v", u.voice, "-s", str(u.speed), "-p", str(u.pitch), "--stdout", u.word],
-        capture_output=True,
-        check=True,
-    ).stdout
+    speech = _run([espeak, "-v", u.voice, "-s", str(u.speed), "-p", str(u.pitch), "--stdout", u.word], b"", u)
     # -D: no dither (sox's dither is random); raw little-endian 16-bit mono at 16 kHz out.
-    raw = subprocess.run(
+    raw = _run(
         [sox, "-D", "-t", "wav", "-", "-t", "raw", "-r", str(SAMPLE_RATE), "-c", "1", "-b", "16"]
         + ["-e", "signed-integer", "-L", "-"],
-        input=speech,
-        capture_output=True,
-        check=True,
-    ).stdout
+        speech,
+        u,
+    )
     x = np.frombuffer(raw, dtype="<i2").astype(np.float64) / 32767.0
     if x.size == 0:
         raise DataError(f"espeak-ng produced no audio for {u.word!r} with voice {u.voice!r}.")
