@@ -303,9 +303,19 @@ def _infer_frequency(pd: Any, dates: Any) -> tuple[str | None, int]:
     deltas = dates.diff().iloc[1:]
     common = deltas.mode().iloc[0]
     off = int((deltas != common).sum())
-    if common == pd.Timedelta(days=1) and off and (dates.dt.dayofweek < 5).all():
+    if common == pd.Timedelta(days=1) and off and (dates.dt.day_of_week < 5).all():
         return "B", 0  # weekdays only, 1-day steps with weekend gaps: trading days, already regular
-    return pd.tseries.frequencies.to_offset(common).freqstr, off
+    return _rule(pd, common), off
+
+
+def _rule(pd: Any, step: Any) -> str:
+    """A Timedelta as the plainest pandas rule: 1 day -> "D", 6 hours -> "6h", 90 s -> "90s"."""
+    seconds = int(step / pd.Timedelta(seconds=1))
+    for unit, size in (("D", 86400), ("h", 3600), ("min", 60), ("s", 1)):
+        if seconds % size == 0:
+            n = seconds // size
+            return unit if n == 1 else f"{n}{unit}"
+    return f"{seconds}s"  # pragma: no cover - sub-second data
 
 
 def clean_frame(
@@ -353,7 +363,7 @@ def clean_frame(
             rule = frequency if resample == "auto" else resample
             n_before = len(values)
             values = values.resample(rule).mean()
-            frequency = pd.tseries.frequencies.to_offset(rule).freqstr
+            frequency = rule
             logger.warning(
                 "dates are irregular (%d of %d steps differ from the most common spacing): resampled "
                 "to %r by the mean of each bin (%d rows -> %d); empty bins are missing values",
@@ -437,7 +447,12 @@ def resolve(cfg: ForecastConfig, series: SeriesData) -> ForecastConfig:
     calendar = cfg.calendar
     if calendar is None:
         sub_daily = freq[-1:] in ("h", "T", "S") or freq.endswith(("min", "s"))
-        calendar = ["hour", "dayofweek", "dayofyear"] if sub_daily else ["dayofweek", "dayofyear"]
+        calendar = ["hour", "dayofweek"] if sub_daily else ["dayofweek"]
+        # The day of the year only helps when the training part has seen each day more than
+        # once: with one year, the network memorizes the year and the test months are new.
+        span_days = (series.dates[-1] - series.dates[0]) / np.timedelta64(1, "D")
+        if span_days * (1 - cfg.validation - cfg.test) >= 2 * 365:
+            calendar.append("dayofyear")
     season = cfg.season or SEASONS.get(freq.lstrip("0123456789") if freq[:1] == "1" else freq, 1)
     return replace(
         cfg, target=series.target, transform=transform, calendar=list(calendar), season=season, frequency=freq
@@ -535,6 +550,13 @@ class Forecast:
         return asdict(self)
 
 
+def _calendar(dates: np.ndarray, features: Sequence[str] | None) -> np.ndarray:
+    """calendar_features, or (T, 0) for none (it stacks its columns, so it needs one)."""
+    if not features:
+        return np.zeros((len(dates), 0), dtype=np.float32)
+    return calendar_features(dates, features)
+
+
 def _iso(dates: np.ndarray) -> list[str]:
     return [str(d) for d in np.asarray(dates, dtype="datetime64[s]")]
 
@@ -565,7 +587,7 @@ class Forecaster:
         """(trimmed series, inputs (T, F) unscaled, g (T,))."""
         cfg = self.config
         series, z, g = apply_transform(series, cfg.transform)
-        cal = calendar_features(series.dates, cfg.calendar or ())  # (T, 2 * n_cal)
+        cal = _calendar(series.dates, cfg.calendar)  # (T, 2 * n_cal)
         inputs = np.concatenate([z[:, None], series.covariates, cal], axis=1)  # (T, F)
         return series, inputs, g
 
@@ -582,7 +604,7 @@ class Forecaster:
         return self.input_scaler.transform(X).astype(np.float32), C, anchors, origins
 
     def _check_length(self, series: SeriesData, extra: int) -> None:
-        need = self.config.lookback + extra + (self.config.transform != "level")
+        need = self.config.lookback + extra + (self.config.transform in ("diff", "log_return"))
         if len(series) < need:
             raise DataError(
                 f"the series has {len(series)} rows, too few for lookback={self.config.lookback} + "
@@ -724,7 +746,7 @@ class Forecaster:
             return None
         H = self.config.horizon
         idx = origins[:, None] + np.arange(H)[None, :]  # (N, H)
-        cal = calendar_features(series.dates[idx.ravel()], self.config.calendar or ())
+        cal = _calendar(series.dates[idx.ravel()], self.config.calendar)
         return cal.reshape(len(origins), H, -1)
 
     # ------------------------------------------------------------------ evaluation
@@ -789,7 +811,7 @@ class Forecaster:
         dates = future_dates(tseries.dates[-1], cfg.horizon, cfg.frequency or series.frequency)
         cal = None
         if cfg.strategy == "autoregressive":
-            cal = calendar_features(dates, cfg.calendar or ())[None]  # (1, H, 2 n_cal)
+            cal = _calendar(dates, cfg.calendar)[None]  # (1, H, 2 n_cal)
         pred = self.predict_windows(X, g[-1:], cal)
         tail = series.tail(history)
         return Forecast(
