@@ -29,7 +29,8 @@ def _one_thread():
 def test_gradients_writes_json_and_plot(tmp_path):
     out, png = tmp_path / "g.json", tmp_path / "g.png"
     args = ["gradients", "--cells", "simple,lstm", "--length", "6", "--units", "4", "--batch-size", "4",
-            "--train-steps", "2", "--explode-gain", "3", "--json", str(out), "--plot", str(png)]  # fmt: skip
+            "--train-steps", "2", "--explode-gain", "3", "--forget-bias", "5",
+            "--json", str(out), "--plot", str(png)]  # fmt: skip
     result = runner.invoke(diagnose_app, args)
     assert result.exit_code == 0, result.output
     assert "Gradient reaching step 1" in result.output and "exploding" in result.output
@@ -39,6 +40,7 @@ def test_gradients_writes_json_and_plot(tmp_path):
     lstm = report["cells"]["lstm"]
     assert len(lstm["init"]["dh_norm"]) == 6 and len(lstm["trained"]["dx_norm"]) == 6
     assert set(lstm["spectra_init"]) == {"i", "f", "g", "o"}
+    assert lstm["init_forget_bias"]["carry"]["mean_forget_gate"] > 0.99  # sigmoid(5)
     assert report["exploding"]["grad_norm_after_clip"] == pytest.approx(1.0, rel=1e-4)
     assert png.stat().st_size > 1000
 

@@ -72,6 +72,9 @@ def gradients(
     explode_gain: Annotated[
         float, typer.Option(help="Exploding demo: SimpleRNN with W_hh = gain x orthogonal (0 = skip).")
     ] = 2.0,
+    forget_bias: Annotated[
+        float | None, typer.Option(help="Also measure an LSTM whose forget-gate bias is this (Keras: 1).")
+    ] = None,
     clipnorm: Annotated[float, typer.Option(help="Gradient clipping norm for training and the demo.")] = 1.0,
     seed: Annotated[int, typer.Option(help="Seed of weights and data.")] = 0,
 ) -> None:
@@ -93,6 +96,7 @@ def gradients(
             clipnorm=clipnorm,
             seed=seed,
             explode_gain=explode_gain or None,
+            forget_bias=forget_bias,
             on_progress=lambda msg: status.update(msg),
         )
     report["command"] = command_line()
@@ -117,17 +121,17 @@ def _print_report(report: dict[str, Any]) -> None:
         "ρ(W_hh) per block",
     ):
         table.add_column(col)
+    labels = {"init": "init", "init_forget_bias": f"init, forget bias {report['config']['forget_bias']}"}
     for name, entry in report["cells"].items():
-        for phase in ("init", "trained"):
+        for phase in ("init", "init_forget_bias", "trained"):
             if phase not in entry:
                 continue
             prof = entry[phase]
-            spectra = entry["spectra_init" if phase == "init" else "spectra_trained"]
+            spectra = entry["spectra_trained" if phase == "trained" else "spectra_init"]
             rho = " ".join(f"{k}:{v['spectral_radius']:.2f}" for k, v in spectra.items())
             carry = ", ".join(f"{k}={v:.3f}" for k, v in prof["carry"].items())
-            table.add_row(
-                name, phase, _fmt(prof["ratio_h1_over_hT"]), _fmt(prof["ratio_x1_over_xT"]), carry, rho
-            )
+            ratios = _fmt(prof["ratio_h1_over_hT"]), _fmt(prof["ratio_x1_over_xT"])
+            table.add_row(name, labels.get(phase, phase), *ratios, carry, rho)
     Console().print(table)
     ex = report.get("exploding")
     if ex:

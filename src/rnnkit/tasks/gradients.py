@@ -268,6 +268,7 @@ def gradient_report(
     clipnorm: float = 1.0,
     seed: int = 0,
     explode_gain: float | None = 3.0,
+    forget_bias: float | None = None,
     on_progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """The numbers of ``rnnkit diagnose gradients``: per cell, profiles at init (and after training).
@@ -275,6 +276,9 @@ def gradient_report(
     The data is the adding problem at length T (the loss on the last step, as the
     task needs). ``train_steps_ > 0`` trains each model that many steps with
     :func:`rnnkit.tasks.memory.train_steps` and measures again on the same batch.
+    ``forget_bias``: also measure, at initialization, an LSTM whose forget-gate bias
+    is this value (Keras starts it at 1, sigmoid(1) = 0.73): the factor on the cell
+    path is the forget gate, so opening it keeps the gradient alive with no training.
     """
     names = check_cells(cells)
     T = check_length(length)
@@ -291,6 +295,7 @@ def gradient_report(
             "learning_rate": learning_rate,
             "clipnorm": clipnorm,
             "seed": seed,
+            "forget_bias": forget_bias,
             "task": "adding",
             "norm": "mean over the batch of per-sample L2 norms; t = 1..T",
         },
@@ -320,6 +325,10 @@ def gradient_report(
             entry["trained"] = gradient_profile(model, x, y).to_dict()
             entry["trained"]["held_out_mse"] = fit.final_loss
             entry["spectra_trained"] = recurrent_spectra(model[0])
+        if forget_bias is not None and name == "lstm":
+            opened = build_model(name, units, recurrent_initializer=recurrent_init, seed=seed)
+            _set_forget_bias(opened[0].cell, forget_bias)
+            entry["init_forget_bias"] = gradient_profile(opened, x, y).to_dict()
         report["cells"][name] = entry
     if explode_gain is not None:
         _notify(on_progress, f"exploding: SimpleRNN with W_hh = {explode_gain} x orthogonal")
@@ -327,6 +336,14 @@ def gradient_report(
             min(T, 100), units, gain=explode_gain, clipnorm=clipnorm, seed=seed
         ).to_dict()
     return report
+
+
+@torch.no_grad()
+def _set_forget_bias(cell: Any, value: float) -> None:
+    """b_ih + b_hh of the forget gate (rows H:2H, gate order i, f, g, o) = ``value``."""
+    H = cell.units
+    cell.bias_ih[H : 2 * H] = value
+    cell.bias_hh[H : 2 * H] = 0.0
 
 
 def _notify(fn: Callable[[str], None] | None, message: str) -> None:
@@ -354,6 +371,10 @@ def plot_gradient_report(report: dict[str, Any], path: str | Path) -> Path:
             ax.plot(t, _floor(prof["dx_norm"]), color=c, ls=":", label=f"{name} dL/dx_t")
             if "dc_norm" in prof:
                 ax.plot(t, _floor(prof["dc_norm"]), color=c, ls="--", label=f"{name} dL/dc_t")
+            if phase == "init" and "init_forget_bias" in entry:
+                b = report["config"]["forget_bias"]
+                opened = entry["init_forget_bias"]["dh_norm"]
+                ax.plot(t, _floor(opened), color="tab:purple", label=f"{name}, forget bias {b:g}: dL/dh_t")
         ax.set_yscale("log")
         ax.set_xlabel("t (loss at t = T)")
         ax.set_ylabel("gradient norm")
