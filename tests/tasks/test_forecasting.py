@@ -257,7 +257,7 @@ def test_error_too_few_rows():
     with pytest.raises(DataError) as e:
         fitted(series, horizon=10, lookback=24)
     assert (
-        str(e.value) == "the series has 30 rows, too few for lookback=24 + horizon=10: it needs at least 35."
+        str(e.value) == "the series has 30 rows, too few for lookback=24 + horizon=10: it needs at least 34."
     )
 
 
