@@ -55,6 +55,24 @@ def run_sentiment(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def run_sentiment_eval(args: argparse.Namespace) -> dict[str, Any]:
+    """Test accuracy of a saved checkpoint (e.g. a copy taken after epoch N of a longer run)."""
+    import torch
+
+    from rnnkit import datasets
+    from rnnkit.data import load_tokenizer
+    from rnnkit.models import load_model
+    from rnnkit.tasks.sentiment import SentimentClassifier, SentimentConfig
+
+    torch.set_num_threads(1)
+    model = load_model(args.checkpoint, compile=False)
+    tok = load_tokenizer(Path(args.run) / "tokenizer.json")
+    ds: Any = datasets.load(args.data)
+    cfg = SentimentConfig.from_dict(json.loads((Path(args.run) / "run.json").read_text())["config"])
+    clf = SentimentClassifier(model, tok, ds.classes, cfg)
+    return {"checkpoint": args.checkpoint, **clf.evaluate(ds.test.texts, ds.test.labels)}
+
+
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -69,6 +87,11 @@ def main() -> None:
     s.add_argument("--threads", type=int, default=None)
     s.add_argument("--max-samples", type=int, default=None)
     s.add_argument("--result", required=True, help="file name under bench/results/")
+    ev = sub.add_parser("sentiment-eval")
+    ev.add_argument("--checkpoint", required=True)
+    ev.add_argument("--run", required=True)
+    ev.add_argument("--data", default="imdb")
+    ev.add_argument("--result", required=True)
     lm = sub.add_parser("lm")
     lm.add_argument("--data", required=True)
     lm.add_argument("--out", required=True)
@@ -87,6 +110,8 @@ def main() -> None:
     args = p.parse_args()
     if args.what == "sentiment":
         payload = run_sentiment(args)
+    elif args.what == "sentiment-eval":
+        payload = run_sentiment_eval(args)
     elif args.what == "lm":
         payload = run_lm(args)
     else:
