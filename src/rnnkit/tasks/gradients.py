@@ -386,7 +386,12 @@ def plot_gradient_report(report: dict[str, Any], path: str | Path) -> Path:
         ex = report["exploding"]
         for label, style in (("no_clip", "tab:red"), ("clip", "tab:blue")):
             run = ex["runs"][label]
-            ax.plot(range(1, run["steps"] + 1), _floor(run["grad_norm"]), color=style, label=label)
+            steps, norms = zip(
+                *[(i + 1, v) for i, v in enumerate(run["grad_norm"]) if math.isfinite(v)], strict=True
+            )
+            ax.plot(steps, norms, color=style, label=label)
+            if run["steps"] > len(steps):  # the run ended on an inf/NaN gradient
+                ax.annotate("inf", (run["steps"], norms[-1]), color=style, ha="center", va="bottom")
         ax.axhline(ex["clipnorm"], color="k", ls="--", lw=0.8, label=f"clipnorm = {ex['clipnorm']}")
         ax.set_yscale("log")
         ax.set_xlabel("SGD step")
