@@ -158,6 +158,7 @@ def create_app(
     )
     app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes)
     app.state.registry, app.state.sessions, app.state.limits = registry, sessions, limits
+    app.state.generation_slots = slots
 
     # ----------------------------------------------------------------- errors
     @app.exception_handler(RequestValidationError)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 MAX_TEXT_CHARS = 5_000  # one review or one typed message
 MAX_BATCH = 64  # texts per batch sentiment request
@@ -24,6 +24,17 @@ MAX_HISTORY = 2_000
 # Forecast values beyond this are refused: the scalers and exp() of a log-return model
 # overflow long before float64 does, and an overflowed forecast cannot be sent as JSON.
 MAX_ABS_VALUE = 1e12
+
+
+def _whole_number(value: object) -> object:
+    # JSON Schema counts 3.0 as an integer (and so do JavaScript clients); strict
+    # validation would refuse it. Strings and booleans are still refused.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+Int = Annotated[int, BeforeValidator(_whole_number)]
 
 RunName = Annotated[
     str | None,
@@ -90,7 +101,7 @@ class SuggestRequest(_Request):
         max_length=MAX_SUGGEST_CHARS,
         description="Everything typed so far; a last word with no space after it is completed.",
     )
-    top_k: int = Field(default=3, ge=1, le=MAX_TOP_K)
+    top_k: Int = Field(default=3, ge=1, le=MAX_TOP_K)
     session: SessionId = None
     run: RunName = None
 
@@ -111,12 +122,12 @@ class SuggestResponse(BaseModel):
 # ----------------------------------------------------------------- generation
 class GenerateRequest(_Request):
     prompt: str = Field(default="", max_length=MAX_PROMPT_CHARS)
-    length: int = Field(default=50, ge=1, le=MAX_GENERATE, description="Tokens (words or characters).")
+    length: Int = Field(default=50, ge=1, le=MAX_GENERATE, description="Tokens (words or characters).")
     # Below ~0.01 the scaled logits overflow to inf and sampling breaks down.
     temperature: float = Field(default=1.0, ge=0.01, le=10.0, allow_inf_nan=False)
-    top_k: int | None = Field(default=None, ge=1, le=100_000)
+    top_k: Int | None = Field(default=None, ge=1, le=100_000)
     top_p: float | None = Field(default=None, gt=0.0, le=1.0, allow_inf_nan=False)
-    seed: int | None = Field(default=None, ge=0, le=2**32 - 1)
+    seed: Int | None = Field(default=None, ge=0, le=2**32 - 1)
     run: RunName = None
 
 
@@ -132,7 +143,7 @@ class ForecastRequest(_Request):
     dates: list[Annotated[str, Field(max_length=40)]] | None = Field(
         default=None, max_length=MAX_SERIES, description="ISO dates of the values (increasing)."
     )
-    history: int = Field(default=120, ge=1, le=MAX_HISTORY, description="Past points returned for a chart.")
+    history: Int = Field(default=120, ge=1, le=MAX_HISTORY, description="Past points returned for a chart.")
     run: RunName = None
 
 

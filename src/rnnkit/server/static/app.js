@@ -161,7 +161,11 @@ async function generate(event) {
       while ((nl = buffer.indexOf("\n")) >= 0) {
         const line = JSON.parse(buffer.slice(0, nl));
         buffer = buffer.slice(nl + 1);
-        if (line.token !== undefined) out.textContent += line.token;
+        if (line.token !== undefined) {
+          // A word after a line break needs no separating space.
+          const token = out.textContent.endsWith("\n") ? line.token.trimStart() : line.token;
+          out.textContent += token;
+        }
         if (line.stopped === "timeout") showError(section, "stopped: the generation ran past its time limit");
       }
     }
