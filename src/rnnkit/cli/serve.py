@@ -26,7 +26,7 @@ def serve(
     host: Annotated[
         str, typer.Option(help="Address to bind; 127.0.0.1 keeps it on this machine (no authentication).")
     ] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port (0: any free port).")] = 8000,
+    port: Annotated[int, typer.Option(help="TCP port to listen on.")] = 8000,
     threads: Annotated[
         int, typer.Option(help="Torch CPU threads (small recurrent models answer fastest with 1).")
     ] = 1,
@@ -59,8 +59,8 @@ def serve(
     ):
         if value < 1:
             raise ConfigError(f"{name}={value} is not valid: expected an integer >= 1.")
-    if not 0 <= port <= 65535:
-        raise ConfigError(f"port={port} is not valid: expected 0..65535.")
+    if not 1 <= port <= 65535:
+        raise ConfigError(f"port={port} is not valid: expected 1..65535.")
     if timeout <= 0 or session_ttl <= 0:
         raise ConfigError("timeout and session-ttl must be positive numbers of seconds.")
     torch.set_num_threads(threads)
