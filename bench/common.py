@@ -9,29 +9,14 @@ from __future__ import annotations
 
 import json
 import platform
-import statistics
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from rnnkit.benchmarks.timing import alternate, alternate_all  # noqa: F401 (re-exported for the scripts)
+
 RESULTS = Path(__file__).parent / "results"
-
-
-def alternate(contenders: dict[str, Callable[[], Any]], reps: int, warmup: int = 1) -> dict[str, float]:
-    """Median seconds per call of each contender, measured in alternation."""
-    for fn in contenders.values():
-        for _ in range(warmup):
-            fn()
-    times: dict[str, list[float]] = {name: [] for name in contenders}
-    for _ in range(reps):
-        for name, fn in contenders.items():
-            t0 = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t0)
-    return {name: statistics.median(ts) for name, ts in times.items()}
 
 
 def environment() -> dict[str, Any]:

@@ -18,8 +18,6 @@ import argparse
 import os
 import statistics
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
@@ -28,25 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import torch
 import torch.nn.functional as F
 
-from bench.common import environment, table, write_json
+from bench.common import alternate_all, environment, table, write_json
 from rnnkit import Sequential, layers, optimizers, set_seed
 from rnnkit.models.losses import BinaryCrossentropy
-
-
-def alternate_all(
-    contenders: dict[str, Callable[[], object]], reps: int, warmup: int = 1
-) -> dict[str, list[float]]:
-    """Every timing (seconds) of each contender, run in alternation A, B, A, B ..."""
-    for fn in contenders.values():
-        for _ in range(warmup):
-            fn()
-    times: dict[str, list[float]] = {name: [] for name in contenders}
-    for _ in range(reps):
-        for name, fn in contenders.items():
-            t0 = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t0)
-    return times
 
 
 def make_model(F_in: int, H: int, device: torch.device) -> Sequential:

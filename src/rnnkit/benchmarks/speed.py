@@ -18,7 +18,6 @@ Rows:
 from __future__ import annotations
 
 import os
-import statistics
 import time
 from collections.abc import Callable
 from typing import Any
@@ -27,25 +26,12 @@ import torch
 from torch import nn
 
 from rnnkit import layers
+from rnnkit.benchmarks.timing import alternate
 
 SIZES = {"small": (32, 100, 128, 256), "large": (64, 200, 256, 512)}
 GATES = {"lstm": 4, "gru": 3, "rnn": 1}
 TORCH = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 OURS = {"lstm": layers.LSTM, "gru": layers.GRU, "rnn": layers.SimpleRNN}
-
-
-def alternate(contenders: dict[str, Callable[[], Any]], reps: int, warmup: int = 1) -> dict[str, float]:
-    """Median seconds per call of each contender, measured in alternation."""
-    for fn in contenders.values():
-        for _ in range(warmup):
-            fn()
-    times: dict[str, list[float]] = {name: [] for name in contenders}
-    for _ in range(reps):
-        for name, fn in contenders.items():
-            t0 = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t0)
-    return {name: statistics.median(ts) for name, ts in times.items()}
 
 
 def gemm_ceiling(n: int = 1024, reps: int = 7) -> float:

@@ -88,6 +88,9 @@ class GRU(BuiltinRNN):
     no layer_norm or zoneout, unroll=False, and no mask or a right-padded mask.
     """
 
+    cell_class = GRUCell
+    cell_name = "gru_cell"
+
     def __init__(
         self,
         units: int,
@@ -118,37 +121,4 @@ class GRU(BuiltinRNN):
         use_fused: str | bool = "auto",
         **kwargs: Any,
     ) -> None:
-        cell = GRUCell(
-            units,
-            activation=activation,
-            recurrent_activation=recurrent_activation,
-            use_bias=use_bias,
-            kernel_initializer=kernel_initializer,
-            recurrent_initializer=recurrent_initializer,
-            bias_initializer=bias_initializer,
-            kernel_regularizer=kernel_regularizer,
-            recurrent_regularizer=recurrent_regularizer,
-            bias_regularizer=bias_regularizer,
-            kernel_constraint=kernel_constraint,
-            recurrent_constraint=recurrent_constraint,
-            bias_constraint=bias_constraint,
-            dropout=dropout,
-            recurrent_dropout=recurrent_dropout,
-            reset_after=reset_after,
-            seed=seed,
-            layer_norm=layer_norm,
-            zoneout=zoneout,
-            name="gru_cell",
-        )
-        kwargs, _ = self.split_kwargs(kwargs)
-        super().__init__(
-            cell,
-            return_sequences=return_sequences,
-            return_state=return_state,
-            go_backwards=go_backwards,
-            stateful=stateful,
-            unroll=unroll,
-            zero_output_for_mask=zero_output_for_mask,
-            use_fused=kwargs.pop("use_fused", use_fused),
-            **kwargs,
-        )
+        self._init_from_args(locals())

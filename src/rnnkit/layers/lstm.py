@@ -92,6 +92,9 @@ class LSTM(BuiltinRNN):
     no mask or a right-padded mask. Otherwise the reference loop runs (``last_kernel`` says why).
     """
 
+    cell_class = LSTMCell
+    cell_name = "lstm_cell"
+
     def __init__(
         self,
         units: int,
@@ -122,37 +125,4 @@ class LSTM(BuiltinRNN):
         use_fused: str | bool = "auto",
         **kwargs: Any,
     ) -> None:
-        cell = LSTMCell(
-            units,
-            activation=activation,
-            recurrent_activation=recurrent_activation,
-            use_bias=use_bias,
-            kernel_initializer=kernel_initializer,
-            recurrent_initializer=recurrent_initializer,
-            bias_initializer=bias_initializer,
-            unit_forget_bias=unit_forget_bias,
-            kernel_regularizer=kernel_regularizer,
-            recurrent_regularizer=recurrent_regularizer,
-            bias_regularizer=bias_regularizer,
-            kernel_constraint=kernel_constraint,
-            recurrent_constraint=recurrent_constraint,
-            bias_constraint=bias_constraint,
-            dropout=dropout,
-            recurrent_dropout=recurrent_dropout,
-            seed=seed,
-            layer_norm=layer_norm,
-            zoneout=zoneout,
-            name="lstm_cell",
-        )
-        kwargs, _ = self.split_kwargs(kwargs)
-        super().__init__(
-            cell,
-            return_sequences=return_sequences,
-            return_state=return_state,
-            go_backwards=go_backwards,
-            stateful=stateful,
-            unroll=unroll,
-            zero_output_for_mask=zero_output_for_mask,
-            use_fused=kwargs.pop("use_fused", use_fused),
-            **kwargs,
-        )
+        self._init_from_args(locals())

@@ -22,8 +22,9 @@ kernel ran and why.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -392,15 +393,8 @@ class BuiltinRNN(RNN):
     """Base of SimpleRNN, LSTM and GRU: an RNN around one built-in cell, configured flat (as Keras)."""
 
     cell: RecurrentCell
-    _RNN_KEYS = (
-        "return_sequences",
-        "return_state",
-        "go_backwards",
-        "stateful",
-        "unroll",
-        "zero_output_for_mask",
-        "use_fused",
-    )
+    cell_class: ClassVar[type[RecurrentCell]]
+    cell_name: ClassVar[str]
 
     def __getattr__(self, name: str) -> Any:
         # Keras exposes the cell's settings on the layer: lstm.units, lstm.dropout ...
@@ -423,12 +417,25 @@ class BuiltinRNN(RNN):
     def from_config(cls, config: dict[str, Any]) -> RNN:
         return cls(**config)
 
-    @staticmethod
-    def split_kwargs(kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-        """Keras's ``use_cudnn`` is rnnkit's ``use_fused``; the rest goes to the layer."""
-        if "use_cudnn" in kwargs:
-            kwargs["use_fused"] = kwargs.pop("use_cudnn")
-        return kwargs, {}
+    def _init_from_args(self, args: dict[str, Any]) -> None:
+        """Build the cell from the layer's own arguments and initialize the RNN with the rest.
+
+        Each layer spells out every Keras argument in its signature, so users, IDEs and docs
+        see them; this routes them without a second copy of the list: the cell's arguments
+        to ``cell_class``, the RNN flags and anything else (``name``, ...) to :class:`RNN`.
+        Keras's ``use_cudnn`` is accepted as rnnkit's ``use_fused``.
+        """
+        args = {k: v for k, v in args.items() if k not in ("self", "__class__")}
+        extra = args.pop("kwargs", {})
+        if "use_cudnn" in extra:
+            args["use_fused"] = extra.pop("use_cudnn")
+        cell_params = {
+            name
+            for name, prm in inspect.signature(self.cell_class).parameters.items()
+            if prm.kind is not inspect.Parameter.VAR_KEYWORD
+        }
+        cell_args = {k: args.pop(k) for k in list(args) if k in cell_params}
+        RNN.__init__(self, self.cell_class(**cell_args, name=self.cell_name), **args, **extra)
 
 
 _CELL_ATTRS = frozenset(

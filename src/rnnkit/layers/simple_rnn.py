@@ -64,6 +64,9 @@ class SimpleRNNCell(RecurrentCell):
 class SimpleRNN(BuiltinRNN):
     """Keras's ``SimpleRNN`` layer: an :class:`~rnnkit.layers.recurrent.RNN` around a ``SimpleRNNCell``."""
 
+    cell_class = SimpleRNNCell
+    cell_name = "simple_rnn_cell"
+
     def __init__(
         self,
         units: int,
@@ -91,34 +94,4 @@ class SimpleRNN(BuiltinRNN):
         use_fused: str | bool = "auto",
         **kwargs: Any,
     ) -> None:
-        cell = SimpleRNNCell(
-            units,
-            activation=activation,
-            use_bias=use_bias,
-            kernel_initializer=kernel_initializer,
-            recurrent_initializer=recurrent_initializer,
-            bias_initializer=bias_initializer,
-            kernel_regularizer=kernel_regularizer,
-            recurrent_regularizer=recurrent_regularizer,
-            bias_regularizer=bias_regularizer,
-            kernel_constraint=kernel_constraint,
-            recurrent_constraint=recurrent_constraint,
-            bias_constraint=bias_constraint,
-            dropout=dropout,
-            recurrent_dropout=recurrent_dropout,
-            seed=seed,
-            zoneout=zoneout,
-            name="simple_rnn_cell",
-        )
-        kwargs, _ = self.split_kwargs(kwargs)
-        super().__init__(
-            cell,
-            return_sequences=return_sequences,
-            return_state=return_state,
-            go_backwards=go_backwards,
-            stateful=stateful,
-            unroll=unroll,
-            zero_output_for_mask=zero_output_for_mask,
-            use_fused=kwargs.pop("use_fused", use_fused),
-            **kwargs,
-        )
+        self._init_from_args(locals())
