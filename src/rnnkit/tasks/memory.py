@@ -55,7 +55,11 @@ logger = logging.getLogger(__name__)
 
 Tensor = torch.Tensor
 
-CELLS: dict[str, type[layers.Layer]] = {"simple": layers.SimpleRNN, "lstm": layers.LSTM, "gru": layers.GRU}
+CELLS: dict[str, Callable[..., layers.RNN]] = {
+    "simple": layers.SimpleRNN,
+    "lstm": layers.LSTM,
+    "gru": layers.GRU,
+}
 TASKS = ("adding", "copy")
 INITS = {"orthogonal": "orthogonal", "identity": "identity", "glorot": "glorot_uniform"}
 COPY_SYMBOLS = 8  # symbols 1..8
@@ -184,7 +188,7 @@ def build_model(
     units: int,
     *,
     task: str = "adding",
-    recurrent_initializer: str = "orthogonal",
+    recurrent_initializer: Any = "orthogonal",
     seed: int = 0,
 ) -> nn.Sequential:
     """RNN(units) -> Dense: the last output for adding (B, 1), every step for copy (B, T + 20, 10).
