@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml scripts/setup-system.sh
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m rnnkit.demo
+	$(PY) -m rnnkit.demo $(DEMO_ARGS)
 
 test: $(STAMP)
 	OMP_NUM_THREADS=$(TEST_THREADS) $(PY) -m pytest -q -n 2 --dist loadgroup
@@ -42,8 +42,11 @@ style: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+# The quick benchmarks; bench/README.md lists every benchmark and its command.
 bench: $(STAMP)
-	$(PY) bench/layers_overhead.py
+	$(PY) bench/layers_overhead.py --quick
+	$(PY) bench/fit_overhead.py --quick
+	$(PY) bench/speed.py --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
