@@ -27,6 +27,7 @@ from torch import nn
 
 from rnnkit import layers
 from rnnkit.benchmarks.timing import alternate
+from rnnkit.kernels.step import linear_step, pack_cell, pack_linear, packed_step
 
 SIZES = {"small": (32, 100, 128, 256), "large": (64, 200, 256, 512)}
 GATES = {"lstm": 4, "gru": 3, "rnn": 1}
@@ -182,12 +183,13 @@ def decode_rows(steps: int = 200, vocab: int = 10_000, units: int = 512) -> list
     emb = nn.Embedding(vocab, units)
     ref = nn.LSTM(units, units, num_layers=2, batch_first=True)
     head = nn.Linear(units, vocab)
-    cells = []
+    packed = []
     for i in range(2):
         layer = layers.LSTM(units)
         layer.build((None, 1, units))
         layers.from_torch(layer, ref, layer_index=i)
-        cells.append(layer.cell)
+        packed.append(pack_cell(layer.cell.params()))
+    out = pack_linear(head.weight, head.bias)
     tok = torch.tensor([[1]])
 
     def torch_steps() -> list[float]:
@@ -202,15 +204,17 @@ def decode_rows(steps: int = 200, vocab: int = 10_000, units: int = 512) -> list
         return lat
 
     def rnnkit_steps() -> list[float]:
-        states = [[torch.zeros(1, units), torch.zeros(1, units)] for _ in cells]
+        # What rnnkit.tasks.decoding.lm_step does: weights packed once, one product per layer.
+        states = [(torch.zeros(1, units), torch.zeros(1, units)) for _ in packed]
         lat = []
         with torch.no_grad():
             for _ in range(steps):
                 t0 = time.perf_counter()
                 h = emb(tok)[:, 0]
-                for i, cell in enumerate(cells):
-                    h, states[i] = cell(h, states[i])
-                head(h).softmax(-1)
+                for i, pc in enumerate(packed):
+                    states[i] = packed_step(h, states[i], pc)  # type: ignore[arg-type]
+                    h = states[i][0]
+                linear_step(h, out).softmax(-1)
                 lat.append(time.perf_counter() - t0)
         return lat
 

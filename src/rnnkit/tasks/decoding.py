@@ -2,9 +2,9 @@
 
 The keyboard case (ANCHORS.md, Keyboards): calling a whole recurrent layer once per
 token costs 2-11 ms (oneDNN repacks the weights on every call), so decoding runs the
-cells' one-step equations (:func:`rnnkit.core.cells.cell_step`) on detached weights
-gathered once (:class:`StepWeights`). :func:`lm_step` is the *only* place a step is
-computed: a faster kernel replaces that one function.
+cells' one-step equations on detached weights gathered and packed once
+(:class:`StepWeights`, :mod:`rnnkit.kernels.step`: one product per LSTM layer, the
+output layer as a contiguous W^T). :func:`lm_step` is the *only* place a step is computed.
 
 A :class:`DecoderState` holds the recurrent state after a token sequence plus the
 logits for the next token, and keeps one snapshot per consumed token, so editing the
@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from rnnkit.core.cells import CellParams, State, cell_step
+from rnnkit.kernels.step import PackedCell, PackedLinear, linear_step, pack_cell, pack_linear, packed_step
 
 Tensor = torch.Tensor
 
@@ -37,6 +38,13 @@ class StepWeights:
     proj_bias: Tensor | None
     out_weight: Tensor  # (V, E) tied, or (V, H)
     out_bias: Tensor | None  # (V,)
+    # Packed once here, never per step (None where a cell cannot be packed, e.g. layer norm).
+    packed_cells: tuple[PackedCell | None, ...] = ()
+    packed_out: PackedLinear | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "packed_cells", tuple(pack_cell(p) for p in self.cells))
+        object.__setattr__(self, "packed_out", pack_linear(self.out_weight, self.out_bias))
 
     def initial_states(self, batch: int = 1) -> list[State]:
         """Zero states per layer: (h,) or (h, c) for LSTM, each (B, H)."""
@@ -51,13 +59,13 @@ def lm_step(w: StepWeights, tokens: Tensor, states: Sequence[State]) -> tuple[Te
     """One step for a batch of tokens (B,): returns next-token logits (B, V) and the new states."""
     x = w.embedding[tokens]  # (B, E)
     new: list[State] = []
-    for p, s in zip(w.cells, states, strict=True):
-        s = cell_step(x, s, p)  # each (B, H)
+    for p, packed, s in zip(w.cells, w.packed_cells, states, strict=True):
+        s = cell_step(x, s, p) if packed is None else packed_step(x, s, packed)  # each (B, H)
         new.append(s)
         x = s[0]
     if w.proj_weight is not None:
         x = F.linear(x, w.proj_weight, w.proj_bias)  # (B, H) -> (B, E)
-    return F.linear(x, w.out_weight, w.out_bias), new  # (B, V)
+    return linear_step(x, w.packed_out), new  # type: ignore[arg-type]  # (B, V)
 
 
 class DecoderState:
