@@ -36,43 +36,33 @@ def main() -> None:
     if args.quick:
         args.threads, args.sizes, args.reps, args.keras_reps = "2", "small", 3, 0
         args.scan_lengths = "256,1024"
-    groups = args.groups.split(",")
-    sizes = args.sizes.split(",")
-    results: dict[str, object] = {
+
+    def show(row: dict) -> None:
+        print(
+            "  " + ", ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()),
+            flush=True,
+        )
+
+    suite = speed.run_suite(
+        threads=[int(t) for t in args.threads.split(",")],
+        sizes=args.sizes.split(","),
+        groups=args.groups.split(","),
+        reps=args.reps,
+        keras_reps=args.keras_reps,
+        scan_lengths=[int(t) for t in args.scan_lengths.split(",")],
+        quick=args.quick,
+        on_row=show,
+    )
+    results = {
         "command": "python bench/speed.py " + " ".join(sys.argv[1:]),
         "environment": environment(),
-        "load_average_at_start": os.getloadavg(),
-        "threads": {},
+        **suite,
     }
-    for threads in [int(t) for t in args.threads.split(",")]:
-        torch.set_num_threads(threads)
-        ceiling = speed.gemm_ceiling()
-        print(f"\n=== {threads} thread(s): GEMM ceiling {ceiling:.1f} GFLOP/s")
-        rows: list[dict] = []
-        gens = {
-            "fused": lambda: speed.fused_rows(sizes, args.reps, args.keras_reps, args.quick),
-            "features": lambda: speed.feature_rows(sizes, args.reps),
-            "decode": lambda: speed.decode_rows(),
-            "scan": lambda: speed.scan_rows([int(t) for t in args.scan_lengths.split(",")], args.reps),
-        }
-        for group in groups:
-            group_rows = []
-            for row in gens[group]():
-                row["threads"] = threads
-                if "torch_gflops" in row:
-                    row["torch_of_ceiling"] = row["torch_gflops"] / ceiling
-                group_rows.append(row)
-                print(
-                    "  "
-                    + ", ".join(
-                        f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()
-                    ),
-                    flush=True,
-                )
-            print()
-            print(table(group_rows, list(group_rows[0])))
-            rows += group_rows
-        results["threads"][str(threads)] = {"gemm_gflops": ceiling, "rows": rows}  # type: ignore[index]
+    for n, part in suite["threads"].items():
+        print(f"\n=== {n} thread(s): GEMM ceiling {part['gemm_gflops']:.1f} GFLOP/s")
+        for group in dict.fromkeys(r["group"] for r in part["rows"]):
+            rows = [r for r in part["rows"] if r["group"] == group]
+            print(table(rows, list(rows[0])))
     name = "speed-gpu.json" if torch.cuda.is_available() else "speed-cpu.json"
     print(f"\nwrote {write_json(name, results)}")
 

@@ -10,7 +10,7 @@ from tests.helpers import assert_close_all, grads_of
 from torch.autograd import gradcheck
 
 from rnnkit import layers
-from rnnkit.core.parallel_scan import log_space_scan, sequential_scan
+from rnnkit.core.parallel_scan import linear_recurrence, log_space_scan, sequential_scan
 from rnnkit.errors import ConfigError
 from rnnkit.layers.base import deserialize_layer, serialize_layer
 from rnnkit.layers.min_rnn import g, log_g
@@ -27,6 +27,14 @@ def test_log_space_scan_equals_the_loop_in_float64() -> None:
     assert gradcheck(log_space_scan, args)
 
 
+def test_linear_recurrence_equals_the_loop_in_float64() -> None:
+    a = torch.rand(B, T, H, dtype=torch.float64) * 0.9 + 0.05
+    b = torch.randn(B, T, H, dtype=torch.float64)
+    h0 = torch.randn(B, H, dtype=torch.float64)
+    torch.testing.assert_close(linear_recurrence(a, b, h0), sequential_scan(a, b, h0))
+    assert gradcheck(linear_recurrence, (a.requires_grad_(), b.requires_grad_(), h0.requires_grad_()))
+
+
 def test_g_is_positive_and_log_g_matches() -> None:
     v = torch.linspace(-20, 20, 401, dtype=torch.float64)
     assert (g(v) > 0).all()
@@ -40,20 +48,26 @@ CASES = list(
 
 @pytest.mark.parametrize(("cls", "mask_kind", "backwards", "init"), CASES)
 def test_parallel_equals_sequential(cls, mask_kind, backwards, init) -> None:
-    par = cls(H, return_sequences=True, return_state=True, go_backwards=backwards)
+    par = cls(H, return_sequences=True, return_state=True, go_backwards=backwards, mode="parallel")
     seq = cls(H, return_sequences=True, return_state=True, go_backwards=backwards, mode="sequential")
-    par.build((None, T, D))
-    seq.build((None, T, D))
+    auto = cls(H, return_sequences=True, return_state=True, go_backwards=backwards)  # CPU: linear scan
+    for layer in (par, seq, auto):
+        layer.build((None, T, D))
     seq.load_state_dict(par.state_dict())
+    auto.load_state_dict(par.state_dict())
     x = torch.randn(B, T, D, requires_grad=True)
     h0 = torch.randn(B, H, requires_grad=True)
     mask = None if mask_kind == "none" else torch.rand(B, T) > 0.3
     state = [h0] if init else None
     out_p, g_p = grads_of(lambda: par(x, initial_state=state, mask=mask), [x, h0, *par.parameters()])
     out_s, g_s = grads_of(lambda: seq(x, initial_state=state, mask=mask), [x, h0, *seq.parameters()])
+    out_a, g_a = grads_of(lambda: auto(x, initial_state=state, mask=mask), [x, h0, *auto.parameters()])
     assert_close_all(out_p, out_s, atol=2e-5)
     assert_close_all(g_p, g_s, atol=2e-5)
-    assert par.last_kernel.name == "parallel-scan" and seq.last_kernel.name == "sequential"
+    assert_close_all(out_a, out_s, atol=2e-5)
+    assert_close_all(g_a, g_s, atol=2e-5)
+    names = (par.last_kernel.name, seq.last_kernel.name, auto.last_kernel.name)
+    assert names == ("parallel-scan", "sequential", "linear-scan")
 
 
 @pytest.mark.parametrize("cls", [layers.MinGRU, layers.MinLSTM])
@@ -68,7 +82,7 @@ def test_step_api_equals_the_layer(cls) -> None:
 
 
 def test_long_sequences_stay_finite_and_match() -> None:
-    layer = layers.MinGRU(8, return_sequences=True)
+    layer = layers.MinGRU(8, return_sequences=True, mode="parallel")
     seq = layers.MinGRU(8, return_sequences=True, mode="sequential")
     x = torch.randn(2, 2048, 3)
     layer.build(x.shape)

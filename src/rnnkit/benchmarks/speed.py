@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -27,6 +27,7 @@ from torch import nn
 
 from rnnkit import layers
 from rnnkit.benchmarks.timing import alternate
+from rnnkit.errors import ConfigError, invalid
 from rnnkit.kernels.step import linear_step, pack_cell, pack_linear, packed_step
 
 SIZES = {"small": (32, 100, 128, 256), "large": (64, 200, 256, 512)}
@@ -271,3 +272,47 @@ def scan_rows(lengths: list[int], reps: int, B: int = 16, D: int = 64, H: int = 
                 f"min{base}_s": med["min"],
                 "speedup": med["rnn"] / med["min"],
             }
+
+
+GROUPS = ("fused", "features", "decode", "scan")
+
+
+def run_suite(
+    *,
+    threads: Sequence[int] = (1, 2),
+    sizes: Sequence[str] = ("small", "large"),
+    groups: Sequence[str] = GROUPS,
+    reps: int = 5,
+    keras_reps: int = 2,
+    scan_lengths: Sequence[int] = (256, 1024, 4096),
+    quick: bool = False,
+    on_row: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Run the suite at each thread count; every row also goes to ``on_row`` as it is measured."""
+    for g in groups:
+        if g not in GROUPS:
+            raise ConfigError(invalid("groups", g, GROUPS))
+    for s in sizes:
+        if s not in SIZES:
+            raise ConfigError(invalid("sizes", s, list(SIZES)))
+    results: dict[str, Any] = {"load_average_at_start": os.getloadavg(), "threads": {}}
+    for n in threads:
+        torch.set_num_threads(n)
+        ceiling = gemm_ceiling()
+        gens = {
+            "fused": lambda: fused_rows(list(sizes), reps, keras_reps, quick),
+            "features": lambda: feature_rows(list(sizes), reps),
+            "decode": lambda: decode_rows(),
+            "scan": lambda: scan_rows(list(scan_lengths), reps),
+        }
+        rows = []
+        for group in groups:
+            for row in gens[group]():
+                row["threads"] = n
+                if "torch_gflops" in row:
+                    row["torch_of_ceiling"] = row["torch_gflops"] / ceiling
+                rows.append(row)
+                if on_row is not None:
+                    on_row(row)
+        results["threads"][str(n)] = {"gemm_gflops": ceiling, "rows": rows}
+    return results

@@ -109,3 +109,39 @@ def _print_table(results: MemoryResults) -> None:
                             f"{row['loss/baseline']:.3f}", row["steps"], f"{row['seconds']:.0f}"]  # fmt: skip
         table.add_row(*map(str, cells))
     Console().print(table)
+
+
+@app.command()
+def speed(
+    threads: Annotated[str, typer.Option(help="Comma-separated torch thread counts.")] = "1,2",
+    sizes: Annotated[str, typer.Option(help="small (32x100x128->256), large (64x200x256->512).")] = "small",
+    groups: Annotated[
+        str, typer.Option(help="Comma-separated: fused, features, decode, scan.")
+    ] = "fused,features,decode",
+    reps: Annotated[int, typer.Option(help="Alternating repetitions per row (medians).")] = 5,
+    keras_reps: Annotated[int, typer.Option(help="Repetitions for Keras (0 = skip Keras).")] = 0,
+    quick: Annotated[bool, typer.Option(help="Uni-directional 1-layer fused rows only.")] = False,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write the results here.")] = None,
+) -> None:
+    """rnnkit's layers against torch.nn (and Keras), measured side by side: ratios, not lone times."""
+    from rnnkit.benchmarks.speed import run_suite
+
+    console = Console()
+    results = run_suite(
+        threads=parse_ints("threads", threads),
+        sizes=[s for s in sizes.split(",") if s],
+        groups=[g for g in groups.split(",") if g],
+        reps=reps,
+        keras_reps=keras_reps,
+        quick=quick,
+        on_row=lambda row: console.print(_speed_line(row)),
+    )
+    if json_path is not None:
+        json_path.write_text(json.dumps({"command": command_line(), **results}, indent=2) + "\n")
+
+
+def _speed_line(row: dict[str, Any]) -> str:
+    keys = ("group", "size", "kind", "feature", "mode", "kernel", "rnnkit/torch", "rnnkit/floor", "speedup")
+    return "  ".join(
+        f"{k}={row[k]:.3f}" if isinstance(row[k], float) else f"{k}={row[k]}" for k in keys if k in row
+    )
