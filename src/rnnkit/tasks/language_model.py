@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from rnnkit import layers
+from rnnkit.core.initializers import RandomNormal
 from rnnkit.data import (
     BOS_ID,
     EOS_ID,
@@ -119,7 +120,12 @@ class RecurrentLM(Model):
         super().__init__()
         check_choice("cell", cell, LM_CELLS)
         self.tie_weights = tie_weights
-        self.embedding = layers.Embedding(vocab_size, embed_dim)
+        # N(0, 1) as torch.nn.Embedding, not Keras's U(-0.05, 0.05): with the output tied to this
+        # matrix, tiny embeddings give tiny logits and gradients. Measured on PTB (2 x 200, Adam
+        # 3e-3): training loss 6.60 after 150 chunks with Keras's init, 5.77 with this one.
+        self.embedding = layers.Embedding(
+            vocab_size, embed_dim, embeddings_initializer=RandomNormal(stddev=1.0)
+        )
         self.rnns = nn.ModuleList(
             LM_CELLS[cell](units, return_sequences=True, stateful=True) for _ in range(num_layers)
         )
