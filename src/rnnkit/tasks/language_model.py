@@ -50,8 +50,8 @@ from rnnkit.models import Model, load_model, optimizers
 from rnnkit.models.losses import SparseCategoricalCrossentropy
 from rnnkit.models.tbptt import TBPTT
 from rnnkit.tasks import rundir
+from rnnkit.tasks.common import check_choice, check_positive, config_from_dict, fit_in_run
 from rnnkit.tasks.decoding import DecoderState, StepWeights, filter_logits
-from rnnkit.tasks.sentiment import check_choice, check_positive, config_from_dict, fit_in_run
 
 logger = logging.getLogger(__name__)
 
