@@ -242,6 +242,14 @@ class RecurrentCell(Layer):
         return config
 
 
+def base_args(args: dict[str, Any], drop: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A cell's own ``locals()`` as :class:`RecurrentCell` arguments: each cell spells out its
+    Keras arguments in its signature and passes them on without a second copy of the list."""
+    args = {k: v for k, v in args.items() if k not in ("self", "__class__", *drop)}
+    extra = args.pop("kwargs", {})
+    return {**args, **extra}
+
+
 def check_layer_norm(kind: str, layer_norm: bool) -> None:
     if layer_norm and kind == "rnn":
         raise ConfigError(

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from rnnkit.errors import ConfigError, invalid
-from rnnkit.layers.cell import RecurrentCell
+from rnnkit.layers.cell import RecurrentCell, base_args
 from rnnkit.layers.recurrent import BuiltinRNN
 
 
@@ -50,27 +50,7 @@ class GRUCell(RecurrentCell):
     ) -> None:
         if layer_norm and not reset_after:
             raise ConfigError(invalid("layer_norm", layer_norm, "False when reset_after=False"))
-        super().__init__(
-            units,
-            activation=activation,
-            recurrent_activation=recurrent_activation,
-            use_bias=use_bias,
-            kernel_initializer=kernel_initializer,
-            recurrent_initializer=recurrent_initializer,
-            bias_initializer=bias_initializer,
-            kernel_regularizer=kernel_regularizer,
-            recurrent_regularizer=recurrent_regularizer,
-            bias_regularizer=bias_regularizer,
-            kernel_constraint=kernel_constraint,
-            recurrent_constraint=recurrent_constraint,
-            bias_constraint=bias_constraint,
-            dropout=dropout,
-            recurrent_dropout=recurrent_dropout,
-            seed=seed,
-            layer_norm=layer_norm,
-            zoneout=zoneout,
-            **kwargs,
-        )
+        super().__init__(**base_args(locals(), drop=("reset_after",)))
         self.reset_after = bool(reset_after)
 
     def _bias_hh_initializer(self) -> Any:

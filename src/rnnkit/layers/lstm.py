@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from rnnkit.layers.cell import RecurrentCell
+from rnnkit.layers.cell import RecurrentCell, base_args
 from rnnkit.layers.recurrent import BuiltinRNN
 
 
@@ -51,27 +51,7 @@ class LSTMCell(RecurrentCell):
         zoneout: float = 0.0,
         **kwargs: Any,
     ) -> None:
-        super().__init__(
-            units,
-            activation=activation,
-            recurrent_activation=recurrent_activation,
-            use_bias=use_bias,
-            kernel_initializer=kernel_initializer,
-            recurrent_initializer=recurrent_initializer,
-            bias_initializer=bias_initializer,
-            kernel_regularizer=kernel_regularizer,
-            recurrent_regularizer=recurrent_regularizer,
-            bias_regularizer=bias_regularizer,
-            kernel_constraint=kernel_constraint,
-            recurrent_constraint=recurrent_constraint,
-            bias_constraint=bias_constraint,
-            dropout=dropout,
-            recurrent_dropout=recurrent_dropout,
-            seed=seed,
-            layer_norm=layer_norm,
-            zoneout=zoneout,
-            **kwargs,
-        )
+        super().__init__(**base_args(locals(), drop=("unit_forget_bias",)))
         self.unit_forget_bias = bool(unit_forget_bias)
 
     @torch.no_grad()

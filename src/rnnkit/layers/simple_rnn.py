@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rnnkit.layers.cell import RecurrentCell
+from rnnkit.layers.cell import RecurrentCell, base_args
 from rnnkit.layers.recurrent import BuiltinRNN
 
 
@@ -40,25 +40,7 @@ class SimpleRNNCell(RecurrentCell):
         zoneout: float = 0.0,
         **kwargs: Any,
     ) -> None:
-        super().__init__(
-            units,
-            activation=activation,
-            use_bias=use_bias,
-            kernel_initializer=kernel_initializer,
-            recurrent_initializer=recurrent_initializer,
-            bias_initializer=bias_initializer,
-            kernel_regularizer=kernel_regularizer,
-            recurrent_regularizer=recurrent_regularizer,
-            bias_regularizer=bias_regularizer,
-            kernel_constraint=kernel_constraint,
-            recurrent_constraint=recurrent_constraint,
-            bias_constraint=bias_constraint,
-            dropout=dropout,
-            recurrent_dropout=recurrent_dropout,
-            seed=seed,
-            zoneout=zoneout,
-            **kwargs,
-        )
+        super().__init__(**base_args(locals()))
 
 
 class SimpleRNN(BuiltinRNN):
