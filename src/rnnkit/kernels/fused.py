@@ -14,6 +14,8 @@ pass starts at each sequence's true end.
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import _VF
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
@@ -94,8 +96,8 @@ def _run_packed(
     p: CellParams, x: Tensor, state0: State, lengths: Tensor, training: bool
 ) -> tuple[Tensor, State]:
     packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-    order, unorder = packed.sorted_indices, packed.unsorted_indices
-    assert order is not None and unorder is not None  # noqa: S101 (enforce_sorted=False sets both)
+    # enforce_sorted=False always sets both index tensors.
+    order, unorder = cast(Tensor, packed.sorted_indices), cast(Tensor, packed.unsorted_indices)
     hx = [s.index_select(0, order).unsqueeze(0) for s in state0]
     params, has_bias = _params(p), p.bias_ih is not None
     fn = _vf(p)

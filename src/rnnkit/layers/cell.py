@@ -25,7 +25,7 @@ from rnnkit.core import constraints as constraints_mod
 from rnnkit.core import initializers as init_mod
 from rnnkit.core import regularizers as reg_mod
 from rnnkit.core.cells import GATES, STEPS, CellParams, LayerNormParams, input_projection
-from rnnkit.errors import ConfigError, ShapeError, invalid
+from rnnkit.errors import ShapeError, invalid
 from rnnkit.kernels.reference import zoneout_mix
 from rnnkit.layers.base import Layer, Shape
 from rnnkit.layers.core_layers import _activation_name, check_last_dim, check_positive_int, check_rate
@@ -248,10 +248,3 @@ def base_args(args: dict[str, Any], drop: tuple[str, ...] = ()) -> dict[str, Any
     args = {k: v for k, v in args.items() if k not in ("self", "__class__", *drop)}
     extra = args.pop("kwargs", {})
     return {**args, **extra}
-
-
-def check_layer_norm(kind: str, layer_norm: bool) -> None:
-    if layer_norm and kind == "rnn":
-        raise ConfigError(
-            invalid("layer_norm", layer_norm, "False for SimpleRNN (layer norm is for LSTM and GRU)")
-        )

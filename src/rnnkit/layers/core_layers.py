@@ -18,7 +18,7 @@ from rnnkit.core import constraints as constraints_mod
 from rnnkit.core import initializers as init_mod
 from rnnkit.core import regularizers as reg_mod
 from rnnkit.errors import ConfigError, ShapeError, invalid
-from rnnkit.layers.base import Layer, Shape, deserialize_layer, get_mask, serialize_layer
+from rnnkit.layers.base import Layer, Shape, deserialize_layer, serialize_layer
 
 Tensor = torch.Tensor
 
@@ -366,8 +366,3 @@ class GlobalMaxPooling1D(_GlobalPooling1D):
             return inputs.amax(dim=1)
         neg = torch.finfo(inputs.dtype).min
         return inputs.masked_fill(~mask.unsqueeze(-1), neg).amax(dim=1)
-
-
-def get_input_mask(x: Any) -> Tensor | None:
-    """Re-exported for models: the mask a tensor carries."""
-    return get_mask(x)
