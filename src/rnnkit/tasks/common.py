@@ -41,6 +41,17 @@ def config_from_dict(cls: Any, values: dict[str, Any]) -> Any:
     return cls(**values)
 
 
+class TaskConfig:
+    """Base of the task configs (dataclasses): strict ``from_dict`` and plain ``to_dict``."""
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> Any:
+        return config_from_dict(cls, values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+
 def load_preset(path: str | Path, cls: Any, overrides: dict[str, Any] | None = None) -> Any:
     """Read a TOML preset (flat keys) and apply ``overrides`` (None values are skipped)."""
     path = Path(path)

@@ -46,11 +46,12 @@ from rnnkit.data import (
     read_text,
 )
 from rnnkit.errors import ConfigError, DataError, invalid
+from rnnkit.layers.core_layers import check_rate
 from rnnkit.models import Model, load_model, optimizers
 from rnnkit.models.losses import SparseCategoricalCrossentropy
 from rnnkit.models.tbptt import TBPTT
 from rnnkit.tasks import rundir
-from rnnkit.tasks.common import check_choice, check_positive, config_from_dict, fit_in_run
+from rnnkit.tasks.common import TaskConfig, check_choice, check_positive, fit_in_run
 from rnnkit.tasks.decoding import DecoderState, StepWeights, filter_logits
 
 logger = logging.getLogger(__name__)
@@ -64,7 +65,7 @@ _WORD_END = re.compile(r"[\w'’]$")
 
 # ------------------------------------------------------------------------- config
 @dataclass
-class LMConfig:
+class LMConfig(TaskConfig):
     """Every knob of an LM run; presets in ``configs/lm_ptb.toml`` and ``configs/char_lm.toml``."""
 
     data: str = "ptb"  # ptb | shakespeare | a UTF-8 text file
@@ -92,15 +93,7 @@ class LMConfig:
         for name in ("embed_dim", "units", "num_layers", "batch_size", "bptt"):
             check_positive(name, getattr(self, name))
         check_positive("epochs", self.epochs, minimum=0)
-        if not 0 <= self.dropout < 1:
-            raise ConfigError(invalid("dropout", self.dropout, "a float in [0, 1)"))
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> LMConfig:
-        return config_from_dict(cls, values)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        check_rate("dropout", self.dropout)
 
 
 # -------------------------------------------------------------------------- model

@@ -18,7 +18,6 @@ Evaluation and prediction pad instead (exact, masked) since they do not train.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 from collections.abc import Iterator, Sequence
@@ -33,6 +32,7 @@ from torch import nn
 from rnnkit import layers
 from rnnkit.data import LabeledTexts, Tokenizer, WordTokenizer, load_text_classification, load_tokenizer
 from rnnkit.errors import ConfigError, DataError, invalid
+from rnnkit.layers.core_layers import check_rate
 from rnnkit.models import Model, load_model, optimizers
 from rnnkit.models.callbacks import EarlyStopping
 from rnnkit.models.losses import SparseCategoricalCrossentropy
@@ -40,6 +40,7 @@ from rnnkit.tasks import rundir
 from rnnkit.tasks.common import (  # noqa: F401 (re-exported: sentiment's public API)
     EpochCheckpoint,
     EpochLog,
+    TaskConfig,
     check_choice,
     check_positive,
     config_from_dict,
@@ -58,7 +59,7 @@ BUILTIN_DATA = ("imdb", "tweets", "rotten_tomatoes")
 
 # ------------------------------------------------------------------------- config
 @dataclass
-class SentimentConfig:
+class SentimentConfig(TaskConfig):
     """Every knob of a sentiment run; presets live in ``configs/sentiment.toml``."""
 
     data: str = "imdb"  # a bundled dataset name or a CSV/TSV/JSONL path
@@ -88,15 +89,7 @@ class SentimentConfig:
         for name in ("max_vocab", "maxlen", "embed_dim", "units", "num_layers", "batch_size"):
             check_positive(name, getattr(self, name))
         check_positive("epochs", self.epochs, minimum=0)
-        if not 0 <= self.dropout < 1:
-            raise ConfigError(invalid("dropout", self.dropout, "a float in [0, 1)"))
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> SentimentConfig:
-        return config_from_dict(cls, values)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        check_rate("dropout", self.dropout)
 
 
 # -------------------------------------------------------------------------- model
