@@ -137,9 +137,16 @@ def _keras_ratio(kind: str, ours: Any, ref: Any, x: torch.Tensor, train: bool, r
     return med["keras"] / med["torch.nn"]
 
 
+def _first(out: Any) -> torch.Tensor:
+    """The output sequence of a layer call that may also return states."""
+    return out[0] if isinstance(out, tuple) else out
+
+
 def feature_rows(sizes: list[str], reps: int) -> list[dict[str, Any]]:
     features = {
         "mask-right": ({}, "right"),
+        # The same mask with the final states asked for: the LSTM then packs its input.
+        "mask-right-packed": ({"return_state": True}, "right"),
         "mask-holes": ({}, "holes"),
         "recurrent_dropout": ({"recurrent_dropout": 0.2}, None),
         "layer_norm": ({"layer_norm": True}, None),
@@ -161,7 +168,7 @@ def feature_rows(sizes: list[str], reps: int) -> list[dict[str, Any]]:
                 fns = {
                     "torch.nn": _step_fn(lambda ref=ref, x=x: ref(x)[0], True),
                     "rnnkit": _step_fn(
-                        lambda layer=layer, mask=mask, x=x: layer(x, mask=mask, training=True), True
+                        lambda layer=layer, mask=mask, x=x: _first(layer(x, mask=mask, training=True)), True
                     ),
                 }
                 med = alternate(fns, reps)
