@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from rnnkit import layers
-from rnnkit.core.initializers import RandomNormal
+from rnnkit.core.initializers import RandomNormal, RandomUniform
 from rnnkit.data import (
     BOS_ID,
     EOS_ID,
@@ -48,6 +48,7 @@ from rnnkit.data import (
 from rnnkit.errors import ConfigError, DataError, invalid
 from rnnkit.layers.core_layers import check_rate
 from rnnkit.models import Model, load_model, optimizers
+from rnnkit.models.callbacks import Callback, ReduceLROnPlateau
 from rnnkit.models.losses import SparseCategoricalCrossentropy
 from rnnkit.models.tbptt import TBPTT
 from rnnkit.tasks import rundir
@@ -59,6 +60,7 @@ logger = logging.getLogger(__name__)
 TASK = "lm"
 LEVELS = ("word", "char")
 LM_CELLS = {"lstm": layers.LSTM, "gru": layers.GRU}
+LM_OPTIMIZERS = ("adam", "sgd")
 BUILTIN_CORPORA = ("ptb", "shakespeare")
 _WORD_END = re.compile(r"[\w'’]$")
 
@@ -81,7 +83,10 @@ class LMConfig(TaskConfig):
     bptt: int = 35  # steps per truncated-BPTT chunk
     epochs: int = 6
     learning_rate: float = 2e-3
-    clipnorm: float = 1.0
+    optimizer: str = "adam"  # adam | sgd (PyTorch's word_language_model example: sgd, lr 20)
+    clipnorm: float = 1.0  # adam: per-weight norm clip (Keras's clipnorm); sgd: the global norm
+    lr_decay: float | None = None  # multiply lr by this after an epoch without val_loss progress
+    init_range: float | None = None  # embedding U(-r, r); None: N(0, 1)
     seed: int = 0
     threads: int | None = None  # torch threads; 1 is often faster on a busy shared machine
     max_tokens: int | None = None  # cap on training tokens (quick runs and tests)
@@ -94,6 +99,11 @@ class LMConfig(TaskConfig):
             check_positive(name, getattr(self, name))
         check_positive("epochs", self.epochs, minimum=0)
         check_rate("dropout", self.dropout)
+        check_choice("optimizer", self.optimizer, LM_OPTIMIZERS)
+        if self.lr_decay is not None and not 0.0 < self.lr_decay < 1.0:
+            raise ConfigError(invalid("lr_decay", self.lr_decay, "None or a float in (0, 1)"))
+        if self.init_range is not None and not self.init_range > 0.0:
+            raise ConfigError(invalid("init_range", self.init_range, "None or a float > 0"))
 
 
 # -------------------------------------------------------------------------- model
@@ -109,16 +119,17 @@ class RecurrentLM(Model):
         cell: str = "lstm",
         dropout: float = 0.4,
         tie_weights: bool = True,
+        init_range: float | None = None,
     ) -> None:
         super().__init__()
         check_choice("cell", cell, LM_CELLS)
         self.tie_weights = tie_weights
-        # N(0, 1) as torch.nn.Embedding, not Keras's U(-0.05, 0.05): with the output tied to this
-        # matrix, tiny embeddings give tiny logits and gradients. Measured on PTB (2 x 200, Adam
-        # 3e-3): training loss 6.60 after 150 chunks with Keras's init, 5.77 with this one.
-        self.embedding = layers.Embedding(
-            vocab_size, embed_dim, embeddings_initializer=RandomNormal(stddev=1.0)
-        )
+        # Default N(0, 1) as torch.nn.Embedding, not Keras's U(-0.05, 0.05): with the output tied
+        # to this matrix, tiny embeddings give tiny logits and gradients under Adam. Measured on
+        # PTB (2 x 200, Adam 3e-3): training loss 6.60 after 150 chunks with Keras's init, 5.77
+        # with N(0, 1). SGD at lr 20 (PyTorch's example) scales them up itself from U(-0.1, 0.1).
+        init = RandomNormal(stddev=1.0) if init_range is None else RandomUniform(-init_range, init_range)
+        self.embedding = layers.Embedding(vocab_size, embed_dim, embeddings_initializer=init)
         self.rnns = nn.ModuleList(
             LM_CELLS[cell](units, return_sequences=True, stateful=True) for _ in range(num_layers)
         )
@@ -186,6 +197,7 @@ def build_model(config: LMConfig, vocab_size: int) -> RecurrentLM:
         cell=config.cell,
         dropout=config.dropout,
         tie_weights=config.tie_weights,
+        init_range=config.init_range,
     )
 
 
@@ -307,6 +319,13 @@ def perplexity(
 
 
 # ---------------------------------------------------------------------- training
+def _optimizer(config: LMConfig) -> optimizers.Optimizer:
+    if config.optimizer == "sgd":
+        # Plain SGD with the gradient's global norm clipped (torch.nn.utils.clip_grad_norm_).
+        return optimizers.SGD(learning_rate=config.learning_rate, global_clipnorm=config.clipnorm)
+    return optimizers.Adam(learning_rate=config.learning_rate, clipnorm=config.clipnorm)
+
+
 def train_lm(
     config: LMConfig, out: str | Path, *, resume: bool | None = None, verbose: int = 0
 ) -> dict[str, Any]:
@@ -326,11 +345,14 @@ def train_lm(
     if val.data.x.shape[0] != n_streams:
         val = None  # type: ignore[assignment]  # corpus too small for as many streams
     model = build_model(config, corpus.tokenizer.vocab_size)
-    model.compile(
-        optimizer=optimizers.Adam(learning_rate=config.learning_rate, clipnorm=config.clipnorm),
-        loss=SparseCategoricalCrossentropy(from_logits=True),
+    model.compile(optimizer=_optimizer(config), loss=SparseCategoricalCrossentropy(from_logits=True))
+    decay: list[Callback] = []
+    if config.lr_decay is not None and val is not None:
+        # PyTorch's example divides lr by 4 whenever validation loss stops improving.
+        decay.append(ReduceLROnPlateau(monitor="val_loss", factor=config.lr_decay, patience=0, min_delta=0.0))
+    start, seconds = fit_in_run(
+        model, run, train, val, epochs=config.epochs, resume=resume, verbose=verbose, extra_callbacks=decay
     )
-    start, seconds = fit_in_run(model, run, train, val, epochs=config.epochs, resume=resume, verbose=verbose)
     model.forget_states()
     model.save(run.model_path)
     t0 = time.perf_counter()
