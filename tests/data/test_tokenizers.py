@@ -132,3 +132,10 @@ def test_errors_are_pinned(tmp_path):
         load_tokenizer(bad)
     with pytest.raises(DataError, match="tokenizer file not found"):
         load_tokenizer(tmp_path / "nope.json")
+
+
+def test_bpe_text_spelling_a_special_token_stays_text(bpe):
+    for text in ("<pad>", "a <unk> b", "<bos><eos>"):
+        ids = bpe.encode(text)
+        assert not {0, 1, 2, 3} & set(ids)
+        assert bpe.decode(ids) == text

@@ -302,6 +302,9 @@ class BPETokenizer(Tokenizer):
         return self
 
     def _attach(self, tok: Any) -> None:
+        # A text that spells a special token ("<pad>") is text, not that token: encoded as bytes,
+        # so decode(encode(t)) == t holds for it too (found by the round-trip property test).
+        tok.encode_special_tokens = True
         self._hf = tok
         vocab = tok.get_vocab()
         self.vocab = [t for t, _ in sorted(vocab.items(), key=lambda kv: kv[1])]
