@@ -3,11 +3,13 @@
 Every combination of kind/activation, mask (none, right, left padding, holes), direction,
 zero_output_for_mask, recurrent dropout and zoneout (training and inference); the
 remaining flags (initial state, bias, input dropout, return_sequences) cycle across cases.
+Both of its loops: Python (every case) and C++ (every case it serves).
 """
 
 from __future__ import annotations
 
 import itertools
+import os
 
 import pytest
 import torch
@@ -17,7 +19,7 @@ from rnnkit import layers
 from rnnkit.core import activations
 from rnnkit.core.cells import GATES, CellParams, LayerNormParams
 from rnnkit.errors import KernelError
-from rnnkit.kernels import SequenceOptions, fast_blocker, force, run_fast, run_reference
+from rnnkit.kernels import SequenceOptions, fast_blocker, fast_loop, force, native, run_fast, run_reference
 
 B, T, D, H = 3, 5, 4, 6
 KINDS = {
@@ -39,10 +41,19 @@ MASKS = {
 CASES = list(
     itertools.product(KINDS, MASKS, [False, True], [False, True], [False, True], ["off", "train", "eval"])
 )
+NATIVE_OFF = os.environ.get("RNNKIT_NATIVE") == "0"
+NATIVE_KINDS = ("rnn_tanh", "lstm", "lstm_ln", "gru", "gru_ln")  # what the C++ loop serves
+LOOP_CASES = [(*c, "python") for c in CASES] + [
+    (*c, "cpp") for c in CASES if c[0] in NATIVE_KINDS and c[-1] == "off"
+]
 
 
-@pytest.mark.parametrize(("kind", "mask_name", "backwards", "zero_out", "rec_drop", "zoneout"), CASES)
-def test_fast_equals_reference(kind, mask_name, backwards, zero_out, rec_drop, zoneout) -> None:
+@pytest.mark.parametrize(
+    ("kind", "mask_name", "backwards", "zero_out", "rec_drop", "zoneout", "loop"), LOOP_CASES
+)
+def test_fast_equals_reference(kind, mask_name, backwards, zero_out, rec_drop, zoneout, loop) -> None:
+    if loop == "cpp" and NATIVE_OFF:
+        pytest.skip("RNNKIT_NATIVE=0 turns the C++ loop off")
     case = CASES.index((kind, mask_name, backwards, zero_out, rec_drop, zoneout))
     init, use_bias, in_drop, seqs = (bool(case >> k & 1) for k in range(4))
     base, act, rec = KINDS[kind]
@@ -88,7 +99,9 @@ def test_fast_equals_reference(kind, mask_name, backwards, zero_out, rec_drop, z
         r = fn(p, x, state0, opts(7))
         return (r.last_output, *r.states) + ((r.outputs,) if seqs else ())
 
-    out_f, g_f = grads_of(lambda: run(run_fast), tensors)
+    with native.use_native(loop == "cpp"):
+        assert fast_loop(p, x, opts(0)) == loop  # the loop under test really runs (C++: it built)
+        out_f, g_f = grads_of(lambda: run(run_fast), tensors)
     out_r, g_r = grads_of(lambda: run(run_reference), tensors)
     assert_close_all(out_f, out_r)
     # Layer norm's backward rounds differently in float32 (gains ~N(0, 1) amplify it).
@@ -113,14 +126,20 @@ def test_layers_pick_the_fast_kernel_when_the_fused_one_refuses() -> None:
     holes = torch.tensor(MASKS["holes"]).bool()
     lstm = layers.LSTM(H)
     lstm(x, mask=holes)
-    assert lstm.last_kernel.name == "fast"
+    assert lstm.last_kernel.name.startswith("fast:")
     assert (
         lstm.last_kernel.reason
         == "fused kernel refused: the mask is not right-padded (left padding or holes)"
     )
     ln = layers.GRU(H, layer_norm=True)
     ln(x)
-    assert (ln.last_kernel.name, ln.last_kernel.reason) == ("fast", "fused kernel refused: layer_norm=True")
+    assert ln.last_kernel.reason == "fused kernel refused: layer_norm=True"
+    with native.use_native(False):
+        ln(x)
+    assert str(ln.last_kernel) == "fast:python (fused kernel refused: layer_norm=True)"
+    zone = layers.GRU(H, zoneout=0.1)
+    zone(x)
+    assert zone.last_kernel.name == "fast:python"  # zoneout is the Python loop's alone
     with force("reference"):
         lstm(x, mask=holes)
     assert (lstm.last_kernel.name, lstm.last_kernel.reason) == ("reference", "forced")
@@ -132,3 +151,31 @@ def test_layers_pick_the_fast_kernel_when_the_fused_one_refuses() -> None:
     )
     with pytest.raises(KernelError, match=forced_msg), force("fast"):
         own(x)
+
+
+@pytest.mark.skipif(NATIVE_OFF, reason="RNNKIT_NATIVE=0 turns the C++ loop off")
+@pytest.mark.parametrize("kind", NATIVE_KINDS)
+def test_cpp_loop_gradcheck_float64(kind) -> None:
+    """The C++ loop's hand-written backward against finite differences, in float64."""
+    base = KINDS[kind][0]
+    G = GATES[base] * H
+    dt = torch.float64
+    w = [torch.randn(G, D, dtype=dt) * 0.5, torch.randn(G, H, dtype=dt) * 0.5]
+    b = [torch.randn(G, dtype=dt) * 0.1, torch.randn(G, dtype=dt) * 0.1]
+    gains = [torch.randn(G, dtype=dt) for _ in range(4)] if kind.endswith("_ln") else []
+    cell = [torch.randn(H, dtype=dt) for _ in range(2)] if kind == "lstm_ln" else [None, None]
+    ln = LayerNormParams(*gains, *cell) if gains else None
+    leaves = [t.requires_grad_() for t in [*w, *b, *gains, *cell] if t is not None]
+    p = CellParams(base, *w, *b, torch.tanh, torch.sigmoid, True, ln)
+    x = torch.randn(2, 4, D, dtype=dt, requires_grad=True)
+    h0 = [torch.randn(2, H, dtype=dt, requires_grad=True) for _ in range(2 if base == "lstm" else 1)]
+    holes = torch.tensor([[1, 0, 1, 1], [0, 1, 1, 0]]).bool()
+    rmask = (torch.rand(2, H, dtype=dt) > 0.3).to(dt) / 0.7
+    opts = SequenceOptions(mask=holes, return_sequences=True, recurrent_dropout_mask=rmask)
+    assert fast_loop(p, x, opts) == "cpp"
+
+    def f(*args):
+        r = run_fast(p, x, tuple(h0), opts)
+        return r.outputs, *r.states
+
+    assert torch.autograd.gradcheck(f, (x, *h0, *leaves))

@@ -14,6 +14,7 @@ from rnnkit.kernels import (
     SequenceOptions,
     fused_blocker,
     mask_blocker,
+    native,
     run_fused,
     run_reference,
     run_sequence,
@@ -98,9 +99,16 @@ def test_use_fused_true_on_ineligible_raises() -> None:
     ):
         run_sequence(p, x, (torch.zeros(B, H),), opts, use_fused=True)
     _, choice = run_sequence(p, x, (torch.zeros(B, H),), opts)
-    assert (choice.name, choice.reason) == ("fast", "fused kernel refused: zoneout > 0")
-    _, choice = run_sequence(p, x, (torch.zeros(B, H),), SequenceOptions())
+    assert (choice.name, choice.reason) == ("fast:python", "fused kernel refused: zoneout > 0")
+    _, choice = run_sequence(p, x, (torch.zeros(B, H),), SequenceOptions(), use_fused=True)
     assert (choice.name, choice.reason) == ("fused:aten", "eligible")
+    _, choice = run_sequence(p, x, (torch.zeros(B, H),), SequenceOptions())
+    expected = ("fast:cpp", "faster than ATen's per-step GRU/SimpleRNN loop on CPU")
+    with native.use_native(False):
+        _, no_cpp = run_sequence(p, x, (torch.zeros(B, H),), SequenceOptions())
+    if native.available():
+        assert (choice.name, choice.reason) == expected
+    assert (no_cpp.name, no_cpp.reason) == ("fused:aten", "eligible")  # without the C++ loop
 
 
 @pytest.mark.parametrize("backwards", [False, True])

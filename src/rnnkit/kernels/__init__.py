@@ -5,11 +5,14 @@
   configurations :func:`fused_blocker` and :func:`mask_blocker` allow.
 - ``fast``: :mod:`rnnkit.kernels.fast`, rnnkit's loop with hand-written BPTT; runs
   what the fused kernels refuse (masks anywhere, recurrent dropout, zoneout, other
-  activations) and whatever :func:`fast_blocker` allows.
+  activations) and whatever :func:`fast_blocker` allows. Its time loop is C++
+  (``fast:cpp``, :mod:`rnnkit.kernels.native`) where that serves the cell, else Python
+  (``fast:python``).
 
 :func:`run_sequence` picks one and returns a :class:`KernelChoice` saying which ran
-and why. ``use_fused="auto"`` (the default) takes the fused kernel when eligible,
-else the fast one, else the reference loop; ``use_fused=True`` raises
+and why. ``use_fused="auto"`` (the default) takes the fused kernel when eligible --
+except GRU and SimpleRNN on CPU, where ``fast:cpp`` beats ATen's loop -- else the fast
+one, else the reference loop; ``use_fused=True`` raises
 :class:`~rnnkit.errors.KernelError` naming what blocks the fused kernel;
 ``use_fused=False`` never takes it. ``with force("reference"):`` pins a kernel for
 tests and benchmarks.
@@ -26,7 +29,7 @@ import torch
 
 from rnnkit.core.cells import CellParams, State
 from rnnkit.errors import ConfigError, KernelError, invalid
-from rnnkit.kernels.fast import fast_blocker, run_fast
+from rnnkit.kernels.fast import fast_blocker, fast_loop, run_fast
 from rnnkit.kernels.fused import fused_blocker, mask_blocker, run_fused
 from rnnkit.kernels.reference import SequenceOptions, SequenceResult, run_reference
 
@@ -94,6 +97,14 @@ def _fused_block(p: CellParams, opts: SequenceOptions, unroll: bool) -> str | No
     return blocker
 
 
+def _cpp_beats_aten(p: CellParams, x: torch.Tensor, opts: SequenceOptions) -> bool:
+    """PyTorch has no oneDNN GRU or SimpleRNN on CPU, only ATen's per-step loop with an autograd
+    graph per step: rnnkit's C++ loop trains 0.82-0.91x its time (bench/results/speed-cpu.json)."""
+    if x.is_cuda or p.kind == "lstm":  # cuDNN, and oneDNN's LSTM, are faster
+        return False
+    return fast_blocker(p, opts) is None and fast_loop(p, x, opts) == "cpp"
+
+
 def run_sequence(
     p: CellParams,
     x: torch.Tensor,
@@ -109,6 +120,9 @@ def run_sequence(
         return _run_forced(forced, p, x, state0, opts, unroll)
     if use_fused is not False:
         blocker = _fused_block(p, opts, unroll)
+        if blocker is None and use_fused == "auto" and _cpp_beats_aten(p, x, opts):
+            choice = KernelChoice("fast:cpp", "faster than ATen's per-step GRU/SimpleRNN loop on CPU")
+            return run_fast(p, x, state0, opts), choice
         if blocker is None:
             reason = "eligible" + (" (right-padded mask)" if opts.mask is not None else "")
             return run_fused(p, x, state0, opts), KernelChoice(_fused_name(p, x), reason)
@@ -123,7 +137,8 @@ def run_sequence(
         return run_reference(p, x, state0, opts), KernelChoice("reference", "unroll=True")
     fast_block = fast_blocker(p, opts)
     if fast_block is None:
-        return run_fast(p, x, state0, opts), KernelChoice("fast", f"fused kernel refused: {blocker}")
+        name = f"fast:{fast_loop(p, x, opts)}"
+        return run_fast(p, x, state0, opts), KernelChoice(name, f"fused kernel refused: {blocker}")
     return run_reference(p, x, state0, opts), KernelChoice(
         "reference", f"{blocker}; fast kernel: {fast_block}"
     )
@@ -138,5 +153,5 @@ def _run_forced(
     if blocker is not None:
         raise KernelError(f"kernel {kernel!r} was forced but cannot run this layer: {blocker}.")
     if kernel == "fast":
-        return run_fast(p, x, state0, opts), KernelChoice("fast", "forced")
+        return run_fast(p, x, state0, opts), KernelChoice(f"fast:{fast_loop(p, x, opts)}", "forced")
     return run_fused(p, x, state0, opts), KernelChoice(_fused_name(p, x), "forced")

@@ -37,6 +37,7 @@ import torch.nn.functional as F
 
 from rnnkit.core import activations
 from rnnkit.core.cells import LN_EPS, CellParams, State, input_projection
+from rnnkit.kernels import native
 from rnnkit.kernels.reference import SequenceOptions, SequenceResult
 
 Tensor = torch.Tensor
@@ -72,8 +73,15 @@ def fast_blocker(p: CellParams, opts: SequenceOptions) -> str | None:
     return None
 
 
+def fast_loop(p: CellParams, x: Tensor, opts: SequenceOptions) -> str:
+    """Which loop :func:`run_fast` takes: "cpp" (:mod:`rnnkit.kernels.native`) or "python"."""
+    if native.native_blocker(p, x, opts.zoneout) is None and native.available():
+        return "cpp"
+    return "python"
+
+
 def run_fast(p: CellParams, x: Tensor, state0: State, opts: SequenceOptions) -> SequenceResult:
-    """Run cell ``p`` over x (B, T, D) with the hand-written BPTT kernel."""
+    """Run cell ``p`` over x (B, T, D) with the hand-written BPTT kernel (C++ loop when it can)."""
     xs = x.flip(1) if opts.go_backwards else x  # processing order
     mask = None if opts.mask is None else (opts.mask.flip(1) if opts.go_backwards else opts.mask)
     if opts.input_dropout_mask is not None:
@@ -96,28 +104,45 @@ def run_fast(p: CellParams, x: Tensor, state0: State, opts: SequenceOptions) -> 
             [torch.rand(B, H, device=x.device, dtype=x.dtype, generator=gen) < opts.zoneout for _ in range(T)]
         )  # (T, B, H)
     ln = p.layer_norm
-    outs, h_n, c_n = _FastRNN.apply(
-        (
+    if fast_loop(p, x, opts) == "cpp":
+        outs, h_n, c_n = native.NativeRNN.apply(
             p.kind,
-            activations.name_of(p.activation),
-            activations.name_of(p.recurrent_activation),
-            p.reset_after,
-        ),
-        xp.contiguous(),
-        state0[0],
-        state0[1] if p.kind == "lstm" else None,
-        p.weight_hh,
-        b_inside,
-        None if ln is None else ln.hh_weight,
-        None if ln is None else ln.hh_bias,
-        None if ln is None else ln.cell_weight,
-        None if ln is None else ln.cell_bias,
-        mask,
-        valid,
-        opts.recurrent_dropout_mask,
-        zone,
-        None if opts.training else opts.zoneout,
-    )
+            xp.contiguous(),
+            state0[0],
+            state0[1] if p.kind == "lstm" else None,
+            p.weight_hh,
+            b_inside,
+            None if ln is None else ln.hh_weight,
+            None if ln is None else ln.hh_bias,
+            None if ln is None else ln.cell_weight,
+            None if ln is None else ln.cell_bias,
+            mask,
+            valid,
+            opts.recurrent_dropout_mask,
+        )
+    else:
+        outs, h_n, c_n = _FastRNN.apply(
+            (
+                p.kind,
+                activations.name_of(p.activation),
+                activations.name_of(p.recurrent_activation),
+                p.reset_after,
+            ),
+            xp.contiguous(),
+            state0[0],
+            state0[1] if p.kind == "lstm" else None,
+            p.weight_hh,
+            b_inside,
+            None if ln is None else ln.hh_weight,
+            None if ln is None else ln.hh_bias,
+            None if ln is None else ln.cell_weight,
+            None if ln is None else ln.cell_bias,
+            mask,
+            valid,
+            opts.recurrent_dropout_mask,
+            zone,
+            None if opts.training else opts.zoneout,
+        )
     states = (h_n, c_n) if p.kind == "lstm" else (h_n,)
     outputs = outs.transpose(0, 1)  # (T, B, H) -> (B, T, H), processing order
     return SequenceResult(outputs[:, -1], outputs if opts.return_sequences else None, states)

@@ -1,0 +1,225 @@
+"""The fast kernel's time loop in C++ (``csrc/fast_rnn.cpp``), built on first use.
+
+Python's per-step cost (a dozen ATen calls, each a few microseconds of dispatch, plus the
+interpreter) is what keeps :mod:`rnnkit.kernels.fast` level with ATen's own GRU/SimpleRNN
+loop on CPU. The C++ loop runs the same algorithm -- same saved buffers, same equations --
+with the gate math in one pass over each batch row and ATen's vectorized sigmoid/tanh.
+
+It serves the common cells: SimpleRNN (tanh), LSTM and GRU (``reset_after=True``) with
+sigmoid gates, with masks, recurrent dropout and layer norm; the rest (zoneout, GRU v1,
+other activations) stays in the Python loop (:func:`native_blocker` says why).
+
+The extension is compiled with ``torch.utils.cpp_extension`` (g++ and ninja) into
+``$RNNKIT_CACHE`` (default ``~/.cache/rnnkit``), once per source and torch version, about
+a minute on 2 cores; ``make setup`` builds it ahead. If the build fails, rnnkit logs one
+warning and the Python loop runs instead. ``RNNKIT_NATIVE=0`` turns it off;
+``with use_native(False):`` does so for a block (tests compare both).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import hashlib
+import logging
+import os
+import platform
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from rnnkit.core import activations
+from rnnkit.core.cells import LN_EPS, CellParams
+
+logger = logging.getLogger(__name__)
+
+Tensor = torch.Tensor
+
+SOURCE = Path(__file__).with_name("csrc") / "fast_rnn.cpp"
+KIND_IDS = {"rnn": 0, "lstm": 1, "gru": 2}
+_ENABLED: contextvars.ContextVar[bool] = contextvars.ContextVar("rnnkit_native", default=True)
+_lock = threading.Lock()
+_module: Any = None
+_error: str | None = None
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("RNNKIT_CACHE", Path.home() / ".cache" / "rnnkit")) / "extensions"
+
+
+def _cpu_flags() -> bytes:
+    try:
+        with open("/proc/cpuinfo", "rb") as f:
+            return next((line for line in f if line.startswith(b"flags")), b"")
+    except OSError:
+        return platform.processor().encode()
+
+
+def _build_name() -> str:
+    # One build per source text, torch version and CPU (it is compiled with -march=native):
+    # an edit, a torch upgrade or a home directory shared with another machine rebuilds.
+    key = SOURCE.read_bytes() + torch.__version__.encode() + _cpu_flags()
+    return f"rnnkit_fast_rnn_{hashlib.sha256(key).hexdigest()[:12]}"
+
+
+def _put_ninja_on_path() -> None:
+    """cpp_extension runs ``ninja`` from PATH; the pip package's binary sits in its own folder."""
+    try:
+        import ninja  # type: ignore[import-untyped]
+    except ImportError:
+        return  # a system ninja, if any, is already on PATH
+    path = os.environ.get("PATH", "")
+    if ninja.BIN_DIR not in path.split(os.pathsep):
+        os.environ["PATH"] = ninja.BIN_DIR + os.pathsep + path
+
+
+def load(verbose: bool = False) -> Any:
+    """The compiled module, building it on first call; None (with one warning) if it cannot build."""
+    global _module, _error
+    if _module is not None or _error is not None:
+        return _module
+    with _lock:
+        if _module is not None or _error is not None:
+            return _module
+        if os.environ.get("RNNKIT_NATIVE", "1") == "0":
+            _error = "RNNKIT_NATIVE=0"
+            return None
+        try:
+            from torch.utils import cpp_extension
+
+            _put_ninja_on_path()
+            name = _build_name()
+            build = cache_dir() / name
+            build.mkdir(parents=True, exist_ok=True)
+            _module = cpp_extension.load(
+                name=name,
+                sources=[str(SOURCE)],
+                build_directory=str(build),
+                extra_cflags=["-O3", "-march=native"],
+                verbose=verbose,
+            )
+        except Exception as exc:  # a missing compiler or ninja, a build error: fall back, say so once
+            _error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else ''}"
+            logger.warning(
+                "rnnkit: the C++ fast kernel could not be built (%s); the Python fast kernel runs instead.",
+                _error,
+            )
+    return _module
+
+
+def available() -> bool:
+    """True when the C++ loop is enabled here and built (building it if needed)."""
+    return _ENABLED.get() and load() is not None
+
+
+def build_error() -> str | None:
+    """Why the C++ loop is unavailable (after :func:`load`), or None."""
+    return _error
+
+
+@contextlib.contextmanager
+def use_native(enabled: bool) -> Iterator[None]:
+    """Allow (True) or forbid (False) the C++ loop inside this block."""
+    token = _ENABLED.set(bool(enabled))
+    try:
+        yield
+    finally:
+        _ENABLED.reset(token)
+
+
+def native_blocker(p: CellParams, x: Tensor, zoneout: float) -> str | None:
+    """Why the C++ loop cannot run this configuration, or None if it can."""
+    if x.is_cuda:
+        return "tensors on CUDA"
+    if x.dtype not in (torch.float32, torch.float64):
+        return f"dtype {x.dtype}"
+    if p.kind == "gru" and not p.reset_after:
+        return "GRU reset_after=False"
+    if activations.name_of(p.activation) != "tanh":
+        return "activation other than tanh"
+    if p.kind != "rnn" and activations.name_of(p.recurrent_activation) != "sigmoid":
+        return "recurrent_activation other than sigmoid"
+    if zoneout:
+        return "zoneout"
+    return None
+
+
+class NativeRNN(torch.autograd.Function):
+    """outputs (T, B, H), h_T, c_T = the C++ loop over xp (T, B, G); the backward also in C++."""
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: Any,
+        kind: str,
+        xp: Tensor,
+        h0: Tensor,
+        c0: Tensor | None,
+        w_hh: Tensor,
+        b_hh: Tensor | None,
+        ln_w: Tensor | None,
+        ln_b: Tensor | None,
+        lnc_w: Tensor | None,
+        lnc_b: Tensor | None,
+        mask: Tensor | None,
+        valid: Tensor | None,
+        rmask: Tensor | None,
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        mod = load()
+        k = KIND_IDS[kind]
+        m = None if mask is None else mask.t().contiguous()  # (B, T) -> (T, B)
+        saved = mod.forward(
+            k, xp, h0, c0, w_hh.contiguous(), b_hh, ln_w, ln_b, lnc_w, lnc_b, m, rmask, LN_EPS
+        )
+        hs, cs = saved[0], saved[1]
+        outs = hs if valid is None else hs * valid.t().unsqueeze(-1).to(hs.dtype)
+        ctx.kind, ctx.has_b_hh = k, b_hh is not None
+        ctx.save_for_backward(h0, c0, w_hh, ln_w, lnc_w, lnc_b, m, valid, rmask, *saved)
+        h_n = hs[-1]
+        c_n = cs[-1] if kind == "lstm" else h_n.new_empty(0)
+        return outs, h_n, c_n
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx: Any, d_outs: Tensor, d_hT: Tensor, d_cT: Tensor) -> tuple[Any, ...]:
+        h0, c0, w_hh, ln_w, lnc_w, lnc_b, m, valid, rmask, *saved = ctx.saved_tensors
+        if valid is not None:
+            d_outs = d_outs * valid.t().unsqueeze(-1).to(d_outs.dtype)
+        # Undefined C++ tensors come back as None; the saved list keeps their slots.
+        saved = [s if s is not None else torch.empty(0) for s in saved]
+        gx, dh0, dc0, d_w, d_b, d_lw, d_lb, d_lcw, d_lcb = load().backward(
+            ctx.kind,
+            d_outs,
+            d_hT,
+            d_cT if ctx.kind == KIND_IDS["lstm"] else None,
+            h0,
+            c0,
+            w_hh.contiguous(),
+            ctx.has_b_hh,
+            ln_w,
+            lnc_w,
+            lnc_b,
+            m,
+            rmask,
+            saved,
+        )
+        return None, gx, dh0, dc0, d_w, d_b, d_lw, d_lb, d_lcw, d_lcb, None, None, None
+
+
+def clear_cache() -> None:
+    """Hand the C++ loop's cached sequence buffers back to the system (they are reused otherwise)."""
+    if _module is not None:
+        _module.clear_cache()
+
+
+def main() -> None:
+    """Build now and say how it went (``make setup`` runs this)."""
+    import time
+
+    t0 = time.perf_counter()
+    if load() is not None:
+        print(f"rnnkit: C++ fast kernel ready ({time.perf_counter() - t0:.0f} s, {cache_dir()})")
+    else:
+        print(f"rnnkit: C++ fast kernel unavailable ({build_error()}); the Python loop will run")
