@@ -98,7 +98,7 @@ def load(verbose: bool = False) -> Any:
                 name=name,
                 sources=[str(SOURCE)],
                 build_directory=str(build),
-                extra_cflags=["-O3", "-march=native"],
+                extra_cflags=["-O3", "-march=native", "-fopenmp-simd"],
                 verbose=verbose,
             )
         except Exception as exc:  # a missing compiler or ninja, a build error: fall back, say so once

@@ -113,39 +113,66 @@ void for_rows(int64_t B, int64_t width, const F& f) {
 
 // y[j] = LN(v)[j] * w[j] + bias[j] + add[j] (add may be null); y may alias v.
 template <typename scalar_t>
-void ln_forward_row(const scalar_t* v, const scalar_t* w, const scalar_t* bias, const scalar_t* add,
-                    scalar_t* xhat, scalar_t* rstd_out, scalar_t* y, int64_t W, double eps) {
-  double mean = 0.0;
-  for (int64_t j = 0; j < W; ++j) mean += v[j];
-  mean /= W;
-  double var = 0.0;
-  for (int64_t j = 0; j < W; ++j) {
-    const double d = v[j] - mean;
-    var += d * d;
-  }
-  var /= W;
-  const scalar_t rstd = static_cast<scalar_t>(1.0 / std::sqrt(var + eps));
+void ln_forward_row(const scalar_t* __restrict__ v, const scalar_t* __restrict__ w,
+                    const scalar_t* __restrict__ bias, const scalar_t* __restrict__ add,
+                    scalar_t* __restrict__ xhat, scalar_t* rstd_out, scalar_t* y, int64_t W, double eps) {
+  // The reductions are vectorized (omp simd: partial sums per lane), which strict IEEE order
+  // would forbid; two passes (mean, then centered squares) keep the variance accurate.
+  scalar_t sum = 0;
+#pragma omp simd reduction(+ : sum)
+  for (int64_t j = 0; j < W; ++j) sum += v[j];
+  const scalar_t mean = sum / W;
+  scalar_t sq = 0;
+#pragma omp simd reduction(+ : sq)
+  for (int64_t j = 0; j < W; ++j) sq += (v[j] - mean) * (v[j] - mean);
+  const scalar_t rstd = static_cast<scalar_t>(1.0 / std::sqrt(static_cast<double>(sq) / W + eps));
   *rstd_out = rstd;
-  const scalar_t m = static_cast<scalar_t>(mean);
-  for (int64_t j = 0; j < W; ++j) {
-    const scalar_t xh = (v[j] - m) * rstd;
-    xhat[j] = xh;
-    y[j] = xh * w[j] + bias[j] + (add ? add[j] : scalar_t(0));
+  // y may alias v: each y[j] is written after v[j] is read.
+  if (add) {
+    for (int64_t j = 0; j < W; ++j) {
+      const scalar_t xh = (v[j] - mean) * rstd;
+      xhat[j] = xh;
+      y[j] = xh * w[j] + bias[j] + add[j];
+    }
+  } else {
+    for (int64_t j = 0; j < W; ++j) {
+      const scalar_t xh = (v[j] - mean) * rstd;
+      xhat[j] = xh;
+      y[j] = xh * w[j] + bias[j];
+    }
   }
 }
 
 // dv = rstd * (dyg - mean(dyg) - xhat * mean(dyg * xhat)), dyg = dy * w; dv may alias dy.
 template <typename scalar_t>
-void ln_backward_row(const scalar_t* dy, const scalar_t* xhat, scalar_t rstd, const scalar_t* w,
-                     scalar_t* dv, int64_t W) {
-  double m1 = 0.0, m2 = 0.0;
+void ln_backward_row(const scalar_t* dy, const scalar_t* __restrict__ xhat, scalar_t rstd,
+                     const scalar_t* __restrict__ w, scalar_t* dv, int64_t W) {
+  scalar_t m1 = 0, m2 = 0;
+#pragma omp simd reduction(+ : m1, m2)
   for (int64_t j = 0; j < W; ++j) {
-    const double dyg = static_cast<double>(dy[j]) * w[j];
+    const scalar_t dyg = dy[j] * w[j];
     m1 += dyg;
     m2 += dyg * xhat[j];
   }
-  const scalar_t a = static_cast<scalar_t>(m1 / W), c = static_cast<scalar_t>(m2 / W);
+  const scalar_t a = m1 / W, c = m2 / W;
   for (int64_t j = 0; j < W; ++j) dv[j] = rstd * (dy[j] * w[j] - a - xhat[j] * c);
+}
+
+// tanh(x) = 2 sigmoid(2x) - 1 in place on a (B, W) view with contiguous rows: ATen's
+// vectorized sigmoid is about 5x faster per element on this CPU than its tanh (MKL VML).
+template <typename scalar_t>
+void tanh_(const Tensor& v) {
+  const int64_t B = v.size(0), W = v.size(1), st = v.stride(0);
+  scalar_t* p = v.data_ptr<scalar_t>();
+  for (int64_t b = 0; b < B; ++b) {
+    scalar_t* __restrict__ r = p + b * st;
+    for (int64_t j = 0; j < W; ++j) r[j] *= 2;
+  }
+  v.sigmoid_();
+  for (int64_t b = 0; b < B; ++b) {
+    scalar_t* __restrict__ r = p + b * st;
+    for (int64_t j = 0; j < W; ++j) r[j] = 2 * r[j] - 1;
+  }
 }
 
 struct Saved {
@@ -211,7 +238,7 @@ void forward_impl(int64_t kind, const Tensor& xp, const Tensor& h0, const Tensor
         }
         for (int64_t j = 0; j < H; ++j) o[j] = xb[j] + r[j] * hb[j];
       });
-      n.tanh_();
+      tanh_<scalar_t>(n);
       for_rows(B, H, [&](int64_t b) {
         const scalar_t* __restrict__ z = rzp + b * 2 * H + H;
         const scalar_t* __restrict__ nb = np + b * H;
@@ -236,7 +263,7 @@ void forward_impl(int64_t kind, const Tensor& xp, const Tensor& h0, const Tensor
         at::addmm_out(out, xpt, h_in, w_t);
       }
       if (kind == kRNN) {
-        out.tanh_();
+        tanh_<scalar_t>(out);
         if (out.data_ptr() != ht.data_ptr() || mt) {
           const scalar_t* op = out.data_ptr<scalar_t>();
           for_rows(B, H, [&](int64_t b) {
@@ -246,7 +273,7 @@ void forward_impl(int64_t kind, const Tensor& xp, const Tensor& h0, const Tensor
         }
       } else {
         out.narrow(1, 0, 2 * H).sigmoid_();  // i, f
-        out.narrow(1, 2 * H, H).tanh_();     // g
+        tanh_<scalar_t>(out.narrow(1, 2 * H, H));  // g
         out.narrow(1, 3 * H, H).sigmoid_();  // o
         const scalar_t* gp = out.data_ptr<scalar_t>();
         const scalar_t* cp_prev = c.data_ptr<scalar_t>();
@@ -264,7 +291,7 @@ void forward_impl(int64_t kind, const Tensor& xp, const Tensor& h0, const Tensor
           }
           if (lnc) ln_forward_row(cn + b * H, lncw, lncb, (scalar_t*)nullptr, xhc + b * H, rsc + b, cn + b * H, H, eps);
         });
-        tmp.tanh_();
+        tanh_<scalar_t>(tmp);
         for_rows(B, H, [&](int64_t b) {
           const scalar_t* o = gp + b * G + 3 * H;
           const scalar_t* tc = cn + b * H;
@@ -357,7 +384,7 @@ void backward_impl(int64_t kind, const Tensor& d_outs, Tensor& dh, Tensor& dc, c
                               : gb[H + j] * cprev[b * H + j] + gb[j] * gb[2 * H + j];
         }
       });
-      tc_buf.tanh_();
+      tanh_<scalar_t>(tc_buf);
       scalar_t* dco = lnc ? d_cout.select(0, t).data_ptr<scalar_t>() : nullptr;
       const scalar_t* rsc = lnc ? S.rstd_c.select(0, t).data_ptr<scalar_t>() : nullptr;
       for_rows(B, H, [&](int64_t b) {
