@@ -4,7 +4,8 @@ and per-keystroke suggestion latency. Each run writes bench/results/<name>.json 
     .venv/bin/python bench/text_tasks.py sentiment --data imdb --out runs/imdb --result sentiment-imdb.json
     .venv/bin/python bench/text_tasks.py lm --data ptb --out runs/ptb --config configs/lm_ptb.toml
     .venv/bin/python bench/text_tasks.py lm --data shakespeare --out runs/char --config configs/char_lm.toml
-    .venv/bin/python bench/text_tasks.py latency runs/ptb [--units 512 --layers 2 --vocab 10000]
+    .venv/bin/python bench/text_tasks.py latency runs/ptb [--units 512 --layers 2 --vocab 10000] [--int8]
+    .venv/bin/python bench/text_tasks.py int8-quality runs/ptb     # test perplexity, float32 vs int8
 
 Training runs resume from their run directory's checkpoint when restarted.
 """
@@ -106,7 +107,11 @@ def main() -> None:
     lat.add_argument("--layers", type=int, default=2)
     lat.add_argument("--vocab", type=int, default=10_000)
     lat.add_argument("--keystrokes", type=int, default=300)
+    lat.add_argument("--int8", action="store_true", help="decode with int8 weights")
     lat.add_argument("--result", default="suggest-latency.json")
+    q8 = sub.add_parser("int8-quality")
+    q8.add_argument("run")
+    q8.add_argument("--result", default="suggest-int8-quality.json")
     args = p.parse_args()
     if args.what == "sentiment":
         payload = run_sentiment(args)
@@ -114,6 +119,8 @@ def main() -> None:
         payload = run_sentiment_eval(args)
     elif args.what == "lm":
         payload = run_lm(args)
+    elif args.what == "int8-quality":
+        payload = run_int8_quality(args)
     else:
         payload = run_latency(args)
     payload = {"command": command(), "environment": environment(), **payload}
@@ -149,6 +156,41 @@ def run_lm(args: argparse.Namespace) -> dict[str, Any]:
 SENTENCE = "the company said it expects to report a loss for the third quarter because of lower sales "
 
 
+def run_int8_quality(args: argparse.Namespace) -> dict[str, Any]:
+    """Test perplexity of a trained LM through the decoding step, float32 vs int8 weights."""
+    import math
+
+    import torch
+    import torch.nn.functional as F
+
+    from rnnkit.tasks.decoding import lm_step
+    from rnnkit.tasks.language_model import LanguageModel, LMConfig, load_corpus
+
+    torch.set_num_threads(1)
+    lm = LanguageModel.load(args.run)
+    corpus = load_corpus(LMConfig.from_dict(lm.config.to_dict()), lm.tokenizer)
+    ids = torch.tensor(corpus.test)
+    B = 10  # streams, as the training script's evaluation
+    n = (len(ids) - 1) // B
+    x, y = ids[: n * B].view(B, n), ids[1 : n * B + 1].view(B, n)
+    out: dict[str, Any] = {"run": args.run, "test_tokens": int(y.numel())}
+    for name, int8 in (("float32", False), ("int8", True)):
+        w = lm.model.step_weights(int8=int8)
+        states, total = w.initial_states(B), 0.0
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            for t in range(n):
+                logits, states = lm_step(w, x[:, t], states)
+                total += float(F.cross_entropy(logits, y[:, t], reduction="sum"))
+        nats = total / y.numel()
+        out[name] = {"test_perplexity": math.exp(nats), "nats_per_token": nats,
+                     "seconds": round(time.perf_counter() - t0, 1)}  # fmt: skip
+    out["perplexity_ratio_int8_to_float32"] = (
+        out["int8"]["test_perplexity"] / out["float32"]["test_perplexity"]
+    )
+    return out
+
+
 def run_latency(args: argparse.Namespace) -> dict[str, Any]:
     """Per-keystroke suggestion latency on 1 thread: incremental session vs re-running the prefix."""
     import numpy as np
@@ -160,7 +202,7 @@ def run_latency(args: argparse.Namespace) -> dict[str, Any]:
 
     torch.set_num_threads(1)
     if args.run:
-        lm = LanguageModel.load(args.run)
+        lm = LanguageModel.load(args.run, int8=args.int8)
         model_desc = f"trained run {args.run}"
     else:
         # Untrained weights of the target size: latency depends on the shapes, not the values.
@@ -170,8 +212,9 @@ def run_latency(args: argparse.Namespace) -> dict[str, Any]:
         model = RecurrentLM(tok.vocab_size, args.units, args.units, args.layers)
         with torch.no_grad():
             model(torch.zeros(1, 2, dtype=torch.long))
-        lm = LanguageModel(model, tok, cfg)
+        lm = LanguageModel(model, tok, cfg, int8=args.int8)
         model_desc = f"{args.layers} x {args.units} LSTM, vocabulary {tok.vocab_size}, untrained weights"
+    model_desc += ", int8 weights" if args.int8 else ", float32 weights"
 
     def rerun(text: str) -> list[Any]:
         ids, partial = lm.split_context(text)
@@ -186,19 +229,23 @@ def run_latency(args: argparse.Namespace) -> dict[str, Any]:
     stepped: list[float] = []
     full: list[float] = []
     reps = max(1, args.keystrokes // len(SENTENCE))
+    # Typing is timed in its own loop, as a user types: interleaving the full re-runs (a
+    # different, much larger working set) would evict the step's weights from the caches
+    # between keystrokes.
     for _ in range(reps):
         session = lm.session()
         for n in range(1, len(SENTENCE) + 1):
-            text = SENTENCE[:n]
             t0 = time.perf_counter()
-            steps = session.update(text)
+            steps = session.update(SENTENCE[:n])
             session.suggest(3)
             dt = time.perf_counter() - t0
             incr.append(dt)
             if steps:
                 stepped.append(dt)
+    for _ in range(reps):
+        for n in range(1, len(SENTENCE) + 1):
             t0 = time.perf_counter()
-            rerun(text)
+            rerun(SENTENCE[:n])
             full.append(time.perf_counter() - t0)
 
     def ms(xs: list[float]) -> dict[str, float]:

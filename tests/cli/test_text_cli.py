@@ -101,6 +101,9 @@ def test_suggest_and_generate(runs):
     r = runner.invoke(app, ["suggest", str(lm), "I love dee", "--top-k", "3"])
     assert r.exit_code == 0, r.output
     assert r.output.splitlines()[0].startswith("deep")
+    r8 = runner.invoke(app, ["suggest", str(lm), "I love dee", "--top-k", "3", "--int8"])
+    assert r8.exit_code == 0, r8.output
+    assert r8.output.splitlines()[0].startswith("deep")
     args = [
         "generate",
         str(lm),

@@ -46,3 +46,39 @@ def test_linear_step() -> None:
     w, b, x = torch.randn(11, D), torch.randn(11), torch.randn(B, D)
     torch.testing.assert_close(linear_step(x, pack_linear(w, b)), torch.nn.functional.linear(x, w, b))
     torch.testing.assert_close(linear_step(x, pack_linear(w, None)), x @ w.T)
+
+
+def _rel_err(got: torch.Tensor, want: torch.Tensor) -> float:
+    return float((got - want).norm() / want.norm())
+
+
+def test_int8_linear_step_is_close_and_really_quantized() -> None:
+    torch.manual_seed(0)
+    w, b, x = torch.randn(300, 64) / 8, torch.randn(300), torch.randn(4, 64)
+    want = torch.nn.functional.linear(x, w, b)
+    got = linear_step(x, pack_linear(w, b, int8=True))
+    assert not torch.equal(got, want)  # the int8 product ran
+    assert _rel_err(got, want) < 0.02  # per-channel int8 weights, 7-bit dynamic activations
+    assert _rel_err(linear_step(x, pack_linear(w, None, int8=True)), x @ w.T) < 0.02
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+def test_int8_packed_step_is_close_to_the_cell(kind: str) -> None:
+    torch.manual_seed(1)
+    D = H = 48
+    G = GATES[kind] * H
+    p = CellParams(
+        kind,
+        torch.randn(G, D) / 7,
+        torch.randn(G, H) / 7,
+        torch.randn(G) / 10,
+        torch.randn(G) / 10,
+        torch.tanh,
+    )
+    state = tuple(torch.randn(3, H) for _ in range(2 if kind == "lstm" else 1))
+    x = torch.randn(3, D)
+    q = pack_cell(p, int8=True)
+    assert q is not None
+    for got, want in zip(packed_step(x, state, q), cell_step(x, state, p), strict=True):
+        assert not torch.equal(got, want)
+        assert _rel_err(got, want) < 0.03

@@ -56,6 +56,21 @@ def test_carried_state_equals_a_full_rerun(lm):
     assert dec.steps == len(ids) + 1  # one step per token (+ the start token), never a re-run
 
 
+def test_int8_decoding_suggests_what_float32_does(lm):
+    q = LanguageModel(lm.model, lm.tokenizer, lm.config, int8=True)  # same weights, int8 products
+    assert q.weights.int8 and q.weights.packed_out.q is not None
+    text = "i love deep learning .\nwe love de" if lm.level == "word" else "i love dee"
+    ids = lm.encode_context(text.rsplit(" ", 1)[0])
+    d32, d8 = lm.new_decoder(), q.new_decoder()
+    for t in ids:
+        d32.push(t)
+        d8.push(t)
+    p32, p8 = torch.softmax(d32.logits, -1), torch.softmax(d8.logits, -1)
+    assert not torch.equal(p32, p8)
+    assert float((p32 - p8).abs().sum()) < 0.05  # total variation of the next-token distribution
+    assert [s.word for s in q.suggest(text, top_k=1)] == [s.word for s in lm.suggest(text, top_k=1)]
+
+
 def test_keystroke_sessions_equal_fresh_suggestions_and_cost_at_most_one_step(lm):
     text = "i love deep learning. we lo"
     session = lm.session()

@@ -149,12 +149,13 @@ def suggest(
     text: Annotated[str, typer.Argument(help="Text typed so far; a last word without a space is completed.")],
     top_k: Annotated[int, typer.Option(help="How many distinct words to suggest.")] = 3,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    int8: Annotated[bool, typer.Option("--int8", help="Decode with int8 weights: ~3x faster steps.")] = False,
 ) -> None:
     """Suggest the next word (completing a partly typed one), with probabilities."""
     from rnnkit.tasks.language_model import LanguageModel, check_top_k
 
     check_top_k(top_k)
-    suggestions = LanguageModel.load(run).suggest(text, top_k)
+    suggestions = LanguageModel.load(run, int8=int8).suggest(text, top_k)
     if as_json:
         _echo_json([s.to_dict() for s in suggestions])
         return
@@ -172,12 +173,13 @@ def generate(
     top_k: Annotated[int | None, typer.Option(help="Sample only from the K most likely tokens.")] = None,
     top_p: Annotated[float | None, typer.Option(help="Sample from the smallest set with mass >= P.")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed (same seed, same text).")] = None,
+    int8: Annotated[bool, typer.Option("--int8", help="Decode with int8 weights: ~3x faster steps.")] = False,
 ) -> None:
     """Generate text after a prompt, streamed token by token."""
     from rnnkit.tasks.language_model import LanguageModel, check_sampling
 
     check_sampling(length, temperature, top_k, top_p)
-    lm = LanguageModel.load(run)
+    lm = LanguageModel.load(run, int8=int8)
     typer.echo(prompt, nl=False)
     for piece in lm.iter_generate(prompt, length, temperature, top_k, top_p, seed):
         typer.echo(piece, nl=False)

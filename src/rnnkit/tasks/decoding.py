@@ -38,13 +38,15 @@ class StepWeights:
     proj_bias: Tensor | None
     out_weight: Tensor  # (V, E) tied, or (V, H)
     out_bias: Tensor | None  # (V,)
+    # int8 weights for the products (rnnkit.kernels.step): ~3x faster steps, a measured error.
+    int8: bool = False
     # Packed once here, never per step (None where a cell cannot be packed, e.g. layer norm).
     packed_cells: tuple[PackedCell | None, ...] = ()
     packed_out: PackedLinear | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "packed_cells", tuple(pack_cell(p) for p in self.cells))
-        object.__setattr__(self, "packed_out", pack_linear(self.out_weight, self.out_bias))
+        object.__setattr__(self, "packed_cells", tuple(pack_cell(p, self.int8) for p in self.cells))
+        object.__setattr__(self, "packed_out", pack_linear(self.out_weight, self.out_bias, self.int8))
 
     def initial_states(self, batch: int = 1) -> list[State]:
         """Zero states per layer: (h,) or (h, c) for LSTM, each (B, H)."""

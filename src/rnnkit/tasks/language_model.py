@@ -152,8 +152,8 @@ class RecurrentLM(Model):
         emb: Any = self.embedding
         return F.linear(h, emb.weight, self.out_bias)  # (B, T, V), tied
 
-    def step_weights(self) -> StepWeights:
-        """The weights as one step needs them (detached: decoding never trains)."""
+    def step_weights(self, int8: bool = False) -> StepWeights:
+        """The weights as one step needs them (detached: decoding never trains; int8: see StepWeights)."""
 
         def det(t: torch.Tensor | None) -> torch.Tensor | None:
             return None if t is None else t.detach()
@@ -179,7 +179,7 @@ class RecurrentLM(Model):
         proj_w = proj_b = None
         if me.proj is not None:
             proj_w, proj_b = me.proj.weight.detach(), det(me.proj.bias)
-        return StepWeights(emb, tuple(cells), proj_w, proj_b, out_w, out_b)
+        return StepWeights(emb, tuple(cells), proj_w, proj_b, out_w, out_b, int8=int8)
 
     def forget_states(self) -> None:
         """Drop the carried states (and their batch size): the next call starts from zeros."""
@@ -414,12 +414,15 @@ class Session:
 class LanguageModel:
     """A trained LM with its tokenizer: perplexity, suggestions and generation."""
 
-    def __init__(self, model: RecurrentLM, tokenizer: Tokenizer, config: LMConfig) -> None:
+    def __init__(
+        self, model: RecurrentLM, tokenizer: Tokenizer, config: LMConfig, *, int8: bool = False
+    ) -> None:
         self.model, self.tokenizer, self.config = model, tokenizer, config
         self.model.eval()
         self.model.forget_states()
         self.level = config.level
-        self.weights = model.step_weights()
+        self.int8 = int8
+        self.weights = model.step_weights(int8=int8)
         vocab = tokenizer.vocab
         self._specials = {PAD_ID, UNK_ID, BOS_ID, EOS_ID}
         # Sorted (token, id) pairs: the completions of a prefix are one contiguous slice.
@@ -431,14 +434,16 @@ class LanguageModel:
         self._start = self._start_token()
 
     @classmethod
-    def load(cls, path: str | Path) -> LanguageModel:
+    def load(cls, path: str | Path, *, int8: bool = False) -> LanguageModel:
+        """The LM of a run directory; ``int8=True`` decodes with int8 weights (faster, measured error)."""
         run = rundir.open_run(path, TASK)
         if not run.model_path.exists():
             raise DataError(
                 f"run directory {str(run.path)!r} has no trained model yet ({rundir.MODEL_FILE})."
             )
         model = load_model(run.model_path, compile=False)
-        return cls(model, load_tokenizer(run.file(rundir.TOKENIZER_FILE)), LMConfig.from_dict(run.config))
+        tok = load_tokenizer(run.file(rundir.TOKENIZER_FILE))
+        return cls(model, tok, LMConfig.from_dict(run.config), int8=int8)
 
     def _start_token(self) -> int:
         # Text starts after a line end: <eos> for words (PTB's layout), "\n" for characters.
