@@ -289,3 +289,15 @@ def test_a_request_past_its_timeout_gets_504_and_the_server_recovers(app, client
         monkeypatch.setattr(run.model, "predict", real)
     # The default app (10 s timeout) waits for the abandoned call to free the run's lock.
     assert client.post("/api/sentiment", json={"text": "great"}).status_code == 200
+
+
+def test_an_int8_registry_serves_the_same_top_suggestion(client, run_dirs):
+    from rnnkit.server.registry import Registry
+
+    q = TestClient(create_app(Registry.load([run_dirs["lm"]], int8=True)))
+    lm_run = next(r for r in q.get("/health").json()["runs"] if r["task"] == "lm")
+    assert lm_run["details"]["int8"]
+    body = {"text": "i love dee", "top_k": 1}
+    got = q.post("/api/suggest", json=body).json()
+    want = client.post("/api/suggest", json={**body, "run": "lm"}).json()
+    assert [s["word"] for s in got["suggestions"]] == [s["word"] for s in want["suggestions"]]

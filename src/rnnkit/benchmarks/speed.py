@@ -6,7 +6,9 @@ and noisy, so a lone absolute time means little. GFLOP/s are set against the
 machine's GEMM ceiling, measured at the start of the run with the same thread count.
 
 Rows:
-- ``fused``: configurations PyTorch's fused kernels serve; target rnnkit/torch <= 1.03.
+- ``fused``: configurations PyTorch's fused kernels serve. LSTM runs the same oneDNN kernel as
+  torch.nn (target rnnkit/torch <= 1.03); GRU and SimpleRNN run rnnkit's C++ loop (``fast:cpp``)
+  against ATen's per-step loop (target <= 0.83 for training).
 - ``features``: masks (random right padding, holes), recurrent dropout, layer norm --
   what those kernels refuse -- against torch.nn's time without the feature; target <= 1.3.
 - ``decode``: batch-1 step-by-step decoding of a 2 x 512 LSTM LM with a 10k vocabulary:

@@ -45,8 +45,10 @@ class LoadedRun:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-def load_run(path: str | os.PathLike[str]) -> LoadedRun:
-    """Open a run directory and load its model; the task comes from its run.json."""
+def load_run(path: str | os.PathLike[str], *, int8: bool = False) -> LoadedRun:
+    """Open a run directory and load its model; the task comes from its run.json.
+
+    ``int8``: language models decode with int8 weights (rnnkit.kernels.step)."""
     run = rundir.open_run(path, TASKS)
     name = run.path.resolve().name
     if run.task == "sentiment":
@@ -58,8 +60,8 @@ def load_run(path: str | os.PathLike[str]) -> LoadedRun:
     if run.task == "lm":
         from rnnkit.tasks.language_model import LanguageModel
 
-        lm = LanguageModel.load(run.path)
-        return LoadedRun(name, run.task, run.path, lm, {"level": lm.level})
+        lm = LanguageModel.load(run.path, int8=int8)
+        return LoadedRun(name, run.task, run.path, lm, {"level": lm.level, "int8": int8})
     from rnnkit.tasks.forecasting import Forecaster
 
     fc = Forecaster.load(run.path)
@@ -88,8 +90,8 @@ class Registry:
             self.runs[r.name] = r
 
     @classmethod
-    def load(cls, paths: Sequence[str | os.PathLike[str]]) -> Registry:
-        return cls([load_run(p) for p in paths])
+    def load(cls, paths: Sequence[str | os.PathLike[str]], *, int8: bool = False) -> Registry:
+        return cls([load_run(p, int8=int8) for p in paths])
 
     def __iter__(self) -> Iterator[LoadedRun]:
         return iter(self.runs.values())
