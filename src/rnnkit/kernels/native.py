@@ -94,6 +94,8 @@ def load(verbose: bool = False) -> Any:
             name = _build_name()
             build = cache_dir() / name
             build.mkdir(parents=True, exist_ok=True)
+            if not (build / f"{name}.so").exists():
+                logger.warning("rnnkit: compiling the C++ fast kernel once, into %s (about a minute)", build)
             _module = cpp_extension.load(
                 name=name,
                 sources=[str(SOURCE)],
