@@ -172,6 +172,10 @@ class NativeRNN(torch.autograd.Function):
         mod = load()
         k = KIND_IDS[kind]
         m = None if mask is None else mask.t().contiguous()  # (B, T) -> (T, B)
+        # The C++ loop reads raw rows: every tensor it indexes must be contiguous.
+        b_hh, ln_w, ln_b, lnc_w, lnc_b, rmask = (
+            None if t is None else t.contiguous() for t in (b_hh, ln_w, ln_b, lnc_w, lnc_b, rmask)
+        )
         saved = mod.forward(
             k, xp, h0, c0, w_hh.contiguous(), b_hh, ln_w, ln_b, lnc_w, lnc_b, m, rmask, LN_EPS
         )
