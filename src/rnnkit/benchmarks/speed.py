@@ -193,13 +193,15 @@ def decode_rows(steps: int = 200, vocab: int = 10_000, units: int = 512) -> list
     emb = nn.Embedding(vocab, units)
     ref = nn.LSTM(units, units, num_layers=2, batch_first=True)
     head = nn.Linear(units, vocab)
-    packed = []
+    packed, packed8 = [], []
     for i in range(2):
         layer = layers.LSTM(units)
         layer.build((None, 1, units))
         layers.from_torch(layer, ref, layer_index=i)
         packed.append(pack_cell(layer.cell.params()))
+        packed8.append(pack_cell(layer.cell.params(), int8=True))
     out = pack_linear(head.weight, head.bias)
+    out8 = pack_linear(head.weight, head.bias, int8=True)
     tok = torch.tensor([[1]])
 
     def torch_steps() -> list[float]:
@@ -213,24 +215,25 @@ def decode_rows(steps: int = 200, vocab: int = 10_000, units: int = 512) -> list
                 lat.append(time.perf_counter() - t0)
         return lat
 
-    def rnnkit_steps() -> list[float]:
+    def rnnkit_steps(cells: list[Any] = packed, head_packed: Any = out) -> list[float]:
         # What rnnkit.tasks.decoding.lm_step does: weights packed once, one product per layer.
-        states = [(torch.zeros(1, units), torch.zeros(1, units)) for _ in packed]
+        states = [(torch.zeros(1, units), torch.zeros(1, units)) for _ in cells]
         lat = []
         with torch.no_grad():
             for _ in range(steps):
                 t0 = time.perf_counter()
                 h = emb(tok)[:, 0]
-                for i, pc in enumerate(packed):
+                for i, pc in enumerate(cells):
                     states[i] = packed_step(h, states[i], pc)  # type: ignore[arg-type]
                     h = states[i][0]
-                linear_step(h, out).softmax(-1)
+                linear_step(h, head_packed).softmax(-1)
                 lat.append(time.perf_counter() - t0)
         return lat
 
     torch_steps()
     rnnkit_steps()
-    t_lat, r_lat = torch_steps(), rnnkit_steps()
+    rnnkit_steps(packed8, out8)
+    t_lat, r_lat, q_lat = torch_steps(), rnnkit_steps(), rnnkit_steps(packed8, out8)
     weight_bytes = 4 * (2 * 4 * units * 2 * units + vocab * units)
     flops = 2 * (2 * 4 * units * 2 * units + vocab * units)
     bw = memory_bandwidth()
@@ -252,6 +255,11 @@ def decode_rows(steps: int = 200, vocab: int = 10_000, units: int = 512) -> list
         "floor_ms": 1e3 * floor,
         "rnnkit/floor": pct(r_lat, 0.5) / floor,
         "torch/rnnkit": pct(t_lat, 0.5) / pct(r_lat, 0.5),
+        # int8 weights (rnnkit.kernels.step): a quarter of the bytes, so a quarter of the floor.
+        "rnnkit_int8_p50_ms": 1e3 * pct(q_lat, 0.5),
+        "rnnkit_int8_p99_ms": 1e3 * pct(q_lat, 0.99),
+        "int8_floor_ms": 1e3 * floor / 4,
+        "torch/rnnkit_int8": pct(t_lat, 0.5) / pct(q_lat, 0.5),
         "bandwidth_GBps": bw,
         "gemv_GFLOPs": gemv,
     }
