@@ -10,6 +10,7 @@ Each row's ratio is measured in alternation within the row; see rnnkit/benchmark
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -19,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch
 
-from bench.common import environment, table, write_json
+from bench.common import RESULTS, environment, table, write_json
 from rnnkit.benchmarks import speed
 
 
@@ -32,6 +33,11 @@ def main() -> None:
     ap.add_argument("--groups", default="fused,features,decode,scan")
     ap.add_argument("--scan-lengths", default="256,1024,4096")
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the other thread counts already in the result file (run 1 and 2 threads apart)",
+    )
     args = ap.parse_args()
     if args.quick:
         args.threads, args.sizes, args.reps, args.keras_reps = "2", "small", 3, 0
@@ -53,18 +59,26 @@ def main() -> None:
         quick=args.quick,
         on_row=show,
     )
-    results = {
-        "command": "python bench/speed.py " + " ".join(sys.argv[1:]),
-        "environment": environment(),
-        **suite,
-    }
+    name = "speed-gpu.json" if torch.cuda.is_available() else "speed-cpu.json"
+    cmd = "python bench/speed.py " + " ".join(sys.argv[1:])
+    results = {"command": cmd, "environment": environment(), **suite}
+    if args.merge and (RESULTS / name).exists():
+        # One thread count per invocation, each part keeping the command and load it ran under.
+        old = json.loads((RESULTS / name).read_text())
+        parts = {**old.get("threads", {}), **suite["threads"]}
+        for part in suite["threads"].values():
+            part["command"], part["load_average_at_start"] = cmd, suite["load_average_at_start"]
+        results = {**results, "command": [*_as_list(old.get("command")), cmd], "threads": parts}
     for n, part in suite["threads"].items():
         print(f"\n=== {n} thread(s): GEMM ceiling {part['gemm_gflops']:.1f} GFLOP/s")
         for group in dict.fromkeys(r["group"] for r in part["rows"]):
             rows = [r for r in part["rows"] if r["group"] == group]
             print(table(rows, list(rows[0])))
-    name = "speed-gpu.json" if torch.cuda.is_available() else "speed-cpu.json"
     print(f"\nwrote {write_json(name, results)}")
+
+
+def _as_list(v: object) -> list:
+    return [] if v is None else (v if isinstance(v, list) else [v])
 
 
 if __name__ == "__main__":
