@@ -129,3 +129,21 @@ def test_masked_lstm_without_final_states_runs_dense_and_matches(backwards: bool
     out_r, g_r = grads_of(lambda: run(run_reference), [x, *weights])
     assert_close_all(out_f, out_r)
     assert_close_all(g_f, g_r)
+
+
+def test_masked_lstm_asking_for_its_final_states_takes_the_cpp_loop_not_packing() -> None:
+    p, _ = _setup("lstm", True)
+    x = torch.randn(B, T, D)
+    right = right_padded_mask([5, 2, 4], T)
+    state0 = (torch.zeros(B, H), torch.zeros(B, H))
+    _, dense = run_sequence(p, x, state0, SequenceOptions(mask=right, need_states=False))
+    assert dense.name == "fused:onednn"  # the final c is not needed: no packing
+    r, choice = run_sequence(p, x, state0, SequenceOptions(mask=right, need_states=True))
+    if native.available():
+        why = "faster than the packed fused LSTM (a right-padded mask and the final states)"
+        assert (choice.name, choice.reason) == ("fast:cpp", why)
+    ref = run_reference(p, x, state0, SequenceOptions(mask=right, need_states=True))
+    for got, want in zip(r.states, ref.states, strict=True):
+        torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+    _, forced = run_sequence(p, x, state0, SequenceOptions(mask=right, need_states=True), use_fused=True)
+    assert forced.name == "fused:onednn"  # use_fused=True still packs

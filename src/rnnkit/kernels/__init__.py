@@ -56,7 +56,7 @@ _FORCED: contextvars.ContextVar[str | None] = contextvars.ContextVar("rnnkit_for
 
 @dataclass(frozen=True)
 class KernelChoice:
-    """Which kernel ran (reference, fast, fused:onednn, fused:aten, fused:cudnn) and why."""
+    """Which kernel ran (reference, fast:cpp, fast:python, fused:onednn, fused:aten, fused:cudnn) and why."""
 
     name: str
     reason: str
@@ -99,8 +99,13 @@ def _fused_block(p: CellParams, opts: SequenceOptions, unroll: bool) -> str | No
 
 def _cpp_beats_aten(p: CellParams, x: torch.Tensor, opts: SequenceOptions) -> bool:
     """PyTorch has no oneDNN GRU or SimpleRNN on CPU, only ATen's per-step loop with an autograd
-    graph per step: rnnkit's C++ loop trains 0.82-0.91x its time (bench/results/speed-cpu.json)."""
-    if x.is_cuda or p.kind == "lstm":  # cuDNN, and oneDNN's LSTM, are faster
+    graph per step: rnnkit's C++ loop trains 0.72-0.87x its time (bench/results/speed-cpu.json)."""
+    if x.is_cuda:  # cuDNN is faster
+        return False
+    # oneDNN's LSTM is faster -- unless a right-padded mask with the final cell state asked for
+    # makes the fused kernel pack the batch, which leaves oneDNN for ATen's packed loop (7.1x
+    # torch.nn's dense time at 64 x 200 x 256 -> 512; the C++ loop: 1.07x).
+    if p.kind == "lstm" and (opts.mask is None or not opts.need_states):
         return False
     return fast_blocker(p, opts) is None and fast_loop(p, x, opts) == "cpp"
 
@@ -121,8 +126,10 @@ def run_sequence(
     if use_fused is not False:
         blocker = _fused_block(p, opts, unroll)
         if blocker is None and use_fused == "auto" and _cpp_beats_aten(p, x, opts):
-            choice = KernelChoice("fast:cpp", "faster than ATen's per-step GRU/SimpleRNN loop on CPU")
-            return run_fast(p, x, state0, opts), choice
+            why = "faster than ATen's per-step GRU/SimpleRNN loop on CPU"
+            if p.kind == "lstm":
+                why = "faster than the packed fused LSTM (a right-padded mask and the final states)"
+            return run_fast(p, x, state0, opts), KernelChoice("fast:cpp", why)
         if blocker is None:
             reason = "eligible" + (" (right-padded mask)" if opts.mask is not None else "")
             return run_fused(p, x, state0, opts), KernelChoice(_fused_name(p, x), reason)
