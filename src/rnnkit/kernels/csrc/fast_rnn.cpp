@@ -350,13 +350,14 @@ template <typename scalar_t>
 void backward_impl(int64_t kind, const Tensor& d_outs, Tensor& dh, Tensor& dc, const Tensor& h0, const Tensor& c0,
                    const Tensor& w_hh, const Tensor& ln_w, const Tensor& lnc_w, const Tensor& lnc_b,
                    const Tensor& mask, const Tensor& rmask, const Saved& S, Tensor& gx, Tensor& gh,
-                   Tensor& d_hp, Tensor& d_cout) {
+                   double* acc_ln_w, double* acc_ln_b, double* acc_lnc_w, double* acc_lnc_b) {
   const int64_t T = S.hs.size(0), B = S.hs.size(1), H = S.hs.size(2), G = w_hh.size(0);
   const bool ln = ln_w.defined(), lnc = lnc_w.defined();
   const bool* m = mask.defined() ? mask.data_ptr<bool>() : nullptr;
   Tensor dh_in = at::empty({B, H}, S.hs.options());
   Tensor dcarry = at::empty({B, H}, S.hs.options());
   Tensor tc_buf = kind == kLSTM ? at::empty({B, H}, S.hs.options()) : Tensor();
+  Tensor dco_buf = lnc ? at::empty({B, H}, S.hs.options()) : Tensor();  // dL/d LN(c_new), one step
   const scalar_t *lnw = ptr<scalar_t>(ln_w), *lncw = ptr<scalar_t>(lnc_w), *lncb = ptr<scalar_t>(lnc_b);
   const scalar_t* rm = ptr<scalar_t>(rmask);
   scalar_t *dhp = dh.data_ptr<scalar_t>(), *dcp = dc.defined() ? dc.data_ptr<scalar_t>() : nullptr;
@@ -385,9 +386,9 @@ void backward_impl(int64_t kind, const Tensor& d_outs, Tensor& dh, Tensor& dc, c
         }
       });
       tanh_<scalar_t>(tc_buf);
-      scalar_t* dco = lnc ? d_cout.select(0, t).data_ptr<scalar_t>() : nullptr;
+      scalar_t* dco = lnc ? dco_buf.data_ptr<scalar_t>() : nullptr;
       const scalar_t* rsc = lnc ? S.rstd_c.select(0, t).data_ptr<scalar_t>() : nullptr;
-      for_rows(B, H, [&](int64_t b) {
+      const auto lstm_row = [&](int64_t b) {
         const scalar_t* gb = g + b * G;
         scalar_t* gxb = gxt + b * G;
         const bool take = !mt || mt[b];
@@ -399,16 +400,19 @@ void backward_impl(int64_t kind, const Tensor& d_outs, Tensor& dh, Tensor& dc, c
           // Carried over: dc and dh pass through; this step's gates get nothing.
           for (int64_t j = 0; j < 4 * H; ++j) gxb[j] = 0;
           for (int64_t j = 0; j < H; ++j) cb[j] = dhb[j];
-          if (lnc) {
-            for (int64_t j = 0; j < H; ++j) dco[b * H + j] = 0;
-          }
           return;
         }
         if (lnc) {
-          scalar_t* dcob = dco + b * H;
+          scalar_t* __restrict__ dcob = dco + b * H;
+          const scalar_t* __restrict__ xb = xhc + b * H;
           for (int64_t j = 0; j < H; ++j) dcob[j] = dhb[j] * gb[3 * H + j] * (1 - tcb[j] * tcb[j]);
+          // The gains' gradients accumulate here (rows run serially when lnc: no race).
+          for (int64_t j = 0; j < H; ++j) {
+            acc_lnc_w[j] += dcob[j] * xb[j];
+            acc_lnc_b[j] += dcob[j];
+          }
           // The LN backward lands in cb (free until the carry is written below).
-          ln_backward_row(dcob, xhc + b * H, rsc[b], lncw, cb, H);
+          ln_backward_row(dcob, xb, rsc[b], lncw, cb, H);
         }
         for (int64_t j = 0; j < H; ++j) {
           const scalar_t i = gb[j], f = gb[H + j], gg = gb[2 * H + j], o = gb[3 * H + j];
@@ -421,7 +425,12 @@ void backward_impl(int64_t kind, const Tensor& d_outs, Tensor& dh, Tensor& dc, c
           dcb[j] = dcn * f;
           cb[j] = 0;
         }
-      });
+      };
+      if (lnc) {
+        for (int64_t b = 0; b < B; ++b) lstm_row(b);
+      } else {
+        for_rows(B, H, lstm_row);
+      }
     } else if (kind == kGRU) {
       const scalar_t* rz = S.s0.select(0, t).data_ptr<scalar_t>();
       const scalar_t* n = S.s1.select(0, t).data_ptr<scalar_t>();
@@ -469,15 +478,19 @@ void backward_impl(int64_t kind, const Tensor& d_outs, Tensor& dh, Tensor& dc, c
       });
     }
     if (ln) {
-      // The gate gradients reach the LN's output; dL/d(h_in W_hh^T) is its backward.
-      const scalar_t* src = kind == kGRU ? ght : gxt;
-      scalar_t* dst = d_hp.select(0, t).data_ptr<scalar_t>();
+      // The gate gradients reach the LN's output: accumulate the gains' gradients from them,
+      // then dL/d(h_in W_hh^T) is the LN backward (in place for the GRU, where src is gh).
       const scalar_t* xh = S.xhat.select(0, t).data_ptr<scalar_t>();
       const scalar_t* rs = S.rstd.select(0, t).data_ptr<scalar_t>();
-      for_rows(B, G, [&](int64_t b) {
-        for (int64_t j = 0; j < G; ++j) dst[b * G + j] = src[b * G + j];
-        ln_backward_row(dst + b * G, xh + b * G, rs[b], lnw, ght + b * G, G);
-      });
+      for (int64_t b = 0; b < B; ++b) {  // serial: the accumulators are shared
+        const scalar_t* src = (kind == kGRU ? ght : gxt) + b * G;  // may alias ght: no restrict
+        const scalar_t* __restrict__ xb = xh + b * G;
+        for (int64_t j = 0; j < G; ++j) {
+          acc_ln_w[j] += src[j] * xb[j];
+          acc_ln_b[j] += src[j];
+        }
+        ln_backward_row(src, xb, rs[b], lnw, ght + b * G, G);
+      }
     }
     at::mm_out(dh_in, gh.select(0, t), w_hh);  // (B, G) x (G, H)
     const scalar_t* dip = dh_in.data_ptr<scalar_t>();
@@ -508,11 +521,12 @@ std::vector<Tensor> backward(int64_t kind, const Tensor& d_outs_, const Tensor& 
   const bool ln = ln_w.defined(), lnc = lnc_w.defined();
   // dL/d(h_in W_hh^T) per step, when it differs from gx (GRU's n term, layer norm).
   Tensor gh = (ln || kind == kGRU) ? buffer({T, B, G}, o) : gx;
-  Tensor d_hp = ln ? buffer({T, B, G}, o) : Tensor();
-  Tensor d_cout = lnc ? buffer({T, B, H}, o) : Tensor();
+  // The layer-norm gains' gradients, summed over all T*B rows as the steps go (in double).
+  std::vector<double> acc_ln_w(ln ? G : 0), acc_ln_b(ln ? G : 0), acc_lnc_w(lnc ? H : 0), acc_lnc_b(lnc ? H : 0);
   AT_DISPATCH_FLOATING_TYPES(S.hs.scalar_type(), "rnnkit_fast_rnn_backward", [&] {
     backward_impl<scalar_t>(kind, d_outs, dh, dc, h0.contiguous(), c0, w_hh, ln_w, lnc_w, opt(lnc_b_),
-                            mask.defined() ? mask.contiguous() : mask, rmask, S, gx, gh, d_hp, d_cout);
+                            mask.defined() ? mask.contiguous() : mask, rmask, S, gx, gh, acc_ln_w.data(),
+                            acc_ln_b.data(), acc_lnc_w.data(), acc_lnc_b.data());
   });
   // The recurrent weight gradient: one GEMM over all T*B rows, h_0 .. h_{T-1}.
   Tensor h_prev = buffer({T, B, H}, o);
@@ -521,14 +535,18 @@ std::vector<Tensor> backward(int64_t kind, const Tensor& d_outs_, const Tensor& 
   if (rmask.defined()) h_prev.mul_(rmask);
   const Tensor d_w_hh = gh.reshape({T * B, G}).t().mm(h_prev.reshape({T * B, H}));
   Tensor d_b_hh, d_ln_w, d_ln_b, d_lnc_w, d_lnc_b;
-  if (has_b_hh) d_b_hh = (ln ? d_hp : gh).reshape({T * B, G}).sum(0);
+  const auto vec = [&](const std::vector<double>& v) {
+    return at::tensor(at::ArrayRef<double>(v), at::TensorOptions().dtype(at::kDouble)).to(o.dtype());
+  };
   if (ln) {
-    d_ln_w = (d_hp * S.xhat).reshape({T * B, G}).sum(0);
-    d_ln_b = d_hp.reshape({T * B, G}).sum(0);
+    d_ln_w = vec(acc_ln_w);
+    d_ln_b = vec(acc_ln_b);
   }
+  // b_hh adds after the LN (GRU): its gradient is the LN bias's.
+  if (has_b_hh) d_b_hh = ln ? d_ln_b.clone() : gh.reshape({T * B, G}).sum(0);
   if (lnc) {
-    d_lnc_w = (d_cout * S.xhat_c).reshape({T * B, H}).sum(0);
-    d_lnc_b = d_cout.reshape({T * B, H}).sum(0);
+    d_lnc_w = vec(acc_lnc_w);
+    d_lnc_b = vec(acc_lnc_b);
   }
   return {gx, dh, dc, d_w_hh, d_b_hh, d_ln_w, d_ln_b, d_lnc_w, d_lnc_b};
 }
