@@ -36,7 +36,7 @@ def main() -> None:
     ap.add_argument(
         "--merge",
         action="store_true",
-        help="keep the other thread counts already in the result file (run 1 and 2 threads apart)",
+        help="keep the result file's other thread counts and groups (each row keeps its command)",
     )
     args = ap.parse_args()
     if args.quick:
@@ -65,9 +65,14 @@ def main() -> None:
     if args.merge and (RESULTS / name).exists():
         # One thread count per invocation, each part keeping the command and load it ran under.
         old = json.loads((RESULTS / name).read_text())
-        parts = {**old.get("threads", {}), **suite["threads"]}
-        for part in suite["threads"].values():
-            part["command"], part["load_average_at_start"] = cmd, suite["load_average_at_start"]
+        parts = dict(old.get("threads", {}))
+        measured = set(args.groups.split(","))
+        for n, part in suite["threads"].items():
+            for row in part["rows"]:
+                row["command"] = cmd
+            # Rows of the groups measured now replace the old ones; other groups stay.
+            kept = [r for r in parts.get(n, {}).get("rows", []) if r["group"] not in measured]
+            parts[n] = {**part, "rows": kept + part["rows"]}
         results = {**results, "command": [*_as_list(old.get("command")), cmd], "threads": parts}
     for n, part in suite["threads"].items():
         print(f"\n=== {n} thread(s): GEMM ceiling {part['gemm_gflops']:.1f} GFLOP/s")
