@@ -96,9 +96,6 @@ RESULTS_FILE = "results.md"
 TEST_PLOT_FILE = "test-forecast.png"
 
 
-# ============================================================================ tables and plots
-
-
 # ============================================================================ train / backtest
 def train(
     cfg: ForecastConfig,
