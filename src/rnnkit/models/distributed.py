@@ -75,4 +75,8 @@ def barrier() -> None:
 def cleanup() -> None:
     """Leave the process group (call at the end of a torchrun script)."""
     if dist.is_available() and dist.is_initialized():
+        # Every rank reaches this point before any tears down: a rank destroying the group while
+        # another still talks to it (rank 0 writes checkpoints and results last) aborted with
+        # "terminate called without an active exception" under load.
+        dist.barrier()
         dist.destroy_process_group()
