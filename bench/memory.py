@@ -22,7 +22,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import environment, table
-from rnnkit.tasks.memory import TASK_SPECS, MemoryResults, MemoryRow, plot_memory_results
+from rnnkit.tasks.memory import TASK_SPECS, MemoryResults, MemoryRow
+from rnnkit.tasks.memory_results import plot_memory_results
 
 ROW_FIELDS = ("cell", "length", "final_loss", "baseline", "steps", "seconds", "curve")
 

@@ -19,11 +19,11 @@ from rnnkit.tasks.memory import (
     check_lengths,
     copy_baseline,
     copy_batch,
-    plot_memory_results,
     run_memory_benchmark,
     task_loss,
     train_steps,
 )
+from rnnkit.tasks.memory_results import plot_memory_results
 
 
 @pytest.fixture(autouse=True)

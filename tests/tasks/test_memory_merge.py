@@ -7,8 +7,8 @@ import json
 import pytest
 
 from rnnkit.errors import ConfigError
-from rnnkit.tasks.memory import (
-    adding_baseline,
+from rnnkit.tasks.memory import adding_baseline
+from rnnkit.tasks.memory_results import (
     load_memory_rows,
     merge_memory_files,
     plot_memory_results,

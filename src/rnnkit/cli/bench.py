@@ -94,7 +94,7 @@ def memory(
     if json_path is not None:
         typer.echo(f"wrote {json_path}")
     if plot is not None:
-        from rnnkit.tasks.memory import plot_memory_results
+        from rnnkit.tasks.memory_results import plot_memory_results
 
         typer.echo(f"wrote {plot_memory_results(results, plot)}")
 

@@ -42,7 +42,6 @@ from rnnkit.core import initializers as init_mod
 from rnnkit.errors import ConfigError, invalid
 from rnnkit.tasks.memory import (
     CELLS,
-    _pyplot,
     adding_batch,
     build_model,
     check_cells,
@@ -50,6 +49,7 @@ from rnnkit.tasks.memory import (
     check_length,
     train_steps,
 )
+from rnnkit.tasks.memory_results import load_pyplot
 
 logger = logging.getLogger(__name__)
 
@@ -357,7 +357,7 @@ def _notify(fn: Callable[[str], None] | None, message: str) -> None:
 
 def plot_gradient_report(report: dict[str, Any], path: str | Path) -> Path:
     """Log-scale ||dL/dh_t|| against t per cell (init, and trained if present); exploding panel."""
-    plt = _pyplot()
+    plt = load_pyplot()
     phases = [p for p in ("init", "trained") if any(p in c for c in report["cells"].values())]
     panels = len(phases) + ("exploding" in report)
     fig, axes = plt.subplots(1, panels, figsize=(5.2 * panels, 4.2), squeeze=False)
