@@ -66,12 +66,13 @@ def main() -> None:
         # One thread count per invocation, each part keeping the command and load it ran under.
         old = json.loads((RESULTS / name).read_text())
         parts = dict(old.get("threads", {}))
-        measured = set(args.groups.split(","))
         for n, part in suite["threads"].items():
             for row in part["rows"]:
                 row["command"] = cmd
-            # Rows of the groups measured now replace the old ones; other groups stay.
-            kept = [r for r in parts.get(n, {}).get("rows", []) if r["group"] not in measured]
+            # Rows of the (group, size) pairs measured now replace the old ones; the rest stay.
+            measured = {(r["group"], r.get("size")) for r in part["rows"]}
+            old_rows = parts.get(n, {}).get("rows", [])
+            kept = [r for r in old_rows if (r["group"], r.get("size")) not in measured]
             parts[n] = {**part, "rows": kept + part["rows"]}
         results = {**results, "command": [*_as_list(old.get("command")), cmd], "threads": parts}
     for n, part in suite["threads"].items():
