@@ -40,7 +40,7 @@ def serve(
     ] = 10.0,
     log_level: Annotated[str, typer.Option(help="uvicorn's log level (info, warning, ...).")] = "info",
     int8: Annotated[
-        bool, typer.Option("--int8", help="Language models decode with int8 weights: ~3x faster steps.")
+        bool, typer.Option("--int8", help="Language models decode with int8 weights: ~4x faster steps.")
     ] = False,
 ) -> None:
     """Serve trained runs over HTTP: a JSON API (/docs) and a demo page (/)."""

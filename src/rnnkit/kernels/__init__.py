@@ -99,12 +99,13 @@ def _fused_block(p: CellParams, opts: SequenceOptions, unroll: bool) -> str | No
 
 def _cpp_beats_aten(p: CellParams, x: torch.Tensor, opts: SequenceOptions) -> bool:
     """PyTorch has no oneDNN GRU or SimpleRNN on CPU, only ATen's per-step loop with an autograd
-    graph per step: rnnkit's C++ loop trains 0.72-0.87x its time (bench/results/speed-cpu.json)."""
+    graph per step: rnnkit's C++ loop trains 0.72-0.99x its time (bench/results/speed-cpu.json,
+    both sizes, 1 and 2 threads)."""
     if x.is_cuda:  # cuDNN is faster
         return False
     # oneDNN's LSTM is faster -- unless a right-padded mask with the final cell state asked for
     # makes the fused kernel pack the batch, which leaves oneDNN for ATen's packed loop (7.1x
-    # torch.nn's dense time at 64 x 200 x 256 -> 512; the C++ loop: 1.07x).
+    # torch.nn's dense time at 64 x 200 x 256 -> 512, 1 thread; the C++ loop: 0.88x).
     if p.kind == "lstm" and (opts.mask is None or not opts.need_states):
         return False
     return fast_blocker(p, opts) is None and fast_loop(p, x, opts) == "cpp"

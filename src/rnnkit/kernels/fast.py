@@ -104,45 +104,29 @@ def run_fast(p: CellParams, x: Tensor, state0: State, opts: SequenceOptions) -> 
             [torch.rand(B, H, device=x.device, dtype=x.dtype, generator=gen) < opts.zoneout for _ in range(T)]
         )  # (T, B, H)
     ln = p.layer_norm
+    # What both loops take after their first argument: xp, the state, W_hh, b_hh inside the
+    # GRU's n gate, the four layer-norm gains, the masks.
+    common = (
+        xp.contiguous(),
+        state0[0],
+        state0[1] if p.kind == "lstm" else None,
+        p.weight_hh,
+        b_inside,
+        *((None,) * 4 if ln is None else (ln.hh_weight, ln.hh_bias, ln.cell_weight, ln.cell_bias)),
+        mask,
+        valid,
+        opts.recurrent_dropout_mask,
+    )
     if fast_loop(p, x, opts) == "cpp":
-        outs, h_n, c_n = native.NativeRNN.apply(
-            p.kind,
-            xp.contiguous(),
-            state0[0],
-            state0[1] if p.kind == "lstm" else None,
-            p.weight_hh,
-            b_inside,
-            None if ln is None else ln.hh_weight,
-            None if ln is None else ln.hh_bias,
-            None if ln is None else ln.cell_weight,
-            None if ln is None else ln.cell_bias,
-            mask,
-            valid,
-            opts.recurrent_dropout_mask,
-        )
+        outs, h_n, c_n = native.NativeRNN.apply(p.kind, *common)
     else:
-        outs, h_n, c_n = _FastRNN.apply(
-            (
-                p.kind,
-                activations.name_of(p.activation),
-                activations.name_of(p.recurrent_activation),
-                p.reset_after,
-            ),
-            xp.contiguous(),
-            state0[0],
-            state0[1] if p.kind == "lstm" else None,
-            p.weight_hh,
-            b_inside,
-            None if ln is None else ln.hh_weight,
-            None if ln is None else ln.hh_bias,
-            None if ln is None else ln.cell_weight,
-            None if ln is None else ln.cell_bias,
-            mask,
-            valid,
-            opts.recurrent_dropout_mask,
-            zone,
-            None if opts.training else opts.zoneout,
+        meta = (
+            p.kind,
+            activations.name_of(p.activation),
+            activations.name_of(p.recurrent_activation),
+            p.reset_after,
         )
+        outs, h_n, c_n = _FastRNN.apply(meta, *common, zone, None if opts.training else opts.zoneout)
     states = (h_n, c_n) if p.kind == "lstm" else (h_n,)
     outputs = outs.transpose(0, 1)  # (T, B, H) -> (B, T, H), processing order
     return SequenceResult(outputs[:, -1], outputs if opts.return_sequences else None, states)

@@ -49,7 +49,7 @@ from rnnkit.tasks.memory import (
     check_length,
     train_steps,
 )
-from rnnkit.tasks.memory_results import load_pyplot
+from rnnkit.tasks.memory_results import load_pyplot, save_figure
 
 logger = logging.getLogger(__name__)
 
@@ -401,12 +401,7 @@ def plot_gradient_report(report: dict[str, Any], path: str | Path) -> Path:
         ax.set_ylabel("||dL/dθ|| before clipping")
         ax.set_title(f"SimpleRNN, W_hh = {ex['gain']} x orthogonal")
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return save_figure(fig, path)
 
 
 def _floor(values: Sequence[float]) -> list[float]:

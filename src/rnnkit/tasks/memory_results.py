@@ -114,9 +114,14 @@ def plot_memory_results(results: MemoryResults, path: str | Path) -> Path:
     steps = max(r.steps for r in results.rows)
     ax.set_title(f"{results.task}: held-out loss after <= {steps} training steps")
     ax.legend(fontsize="small")
+    return save_figure(fig, path)
+
+
+def save_figure(fig: Any, path: str | Path) -> Path:
+    """Lay out, write (making the folder) and close a matplotlib figure; returns the path."""
     fig.tight_layout()
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=120)
-    plt.close(fig)
+    load_pyplot().close(fig)
     return out
