@@ -179,3 +179,44 @@ def test_cpp_loop_gradcheck_float64(kind) -> None:
         return r.outputs, *r.states
 
     assert torch.autograd.gradcheck(f, (x, *h0, *leaves))
+
+
+@pytest.mark.skipif(NATIVE_OFF, reason="RNNKIT_NATIVE=0 turns the C++ loop off")
+@pytest.mark.parametrize("kind", NATIVE_KINDS)
+def test_cpp_loop_split_across_threads(kind) -> None:
+    """Wide enough that every row loop, and the layer-norm gains' column sums, split across
+    2 threads: the result equals one thread's and the reference's (a race would not)."""
+    base = KINDS[kind][0]
+    Bw, Tw, Dw, Hw = 48, 4, 8, 96  # 48 x 96 and 48 x 4*96: above the 4096-element grain
+    G = GATES[base] * Hw
+    w = [torch.randn(G, Dw) * 0.3, torch.randn(G, Hw) * 0.3, torch.randn(G) * 0.1, torch.randn(G) * 0.1]
+    gains = [torch.randn(G) for _ in range(4)] if kind.endswith("_ln") else []
+    cell = [torch.randn(Hw) for _ in range(2)] if kind == "lstm_ln" else [None, None]
+    leaves = [t.requires_grad_() for t in [*w, *gains, *cell] if t is not None]
+    ln = LayerNormParams(*gains, *cell) if gains else None
+    p = CellParams(base, *w, torch.tanh, torch.sigmoid, True, ln)
+    x = torch.randn(Bw, Tw, Dw, requires_grad=True)
+    holes = torch.rand(Bw, Tw) > 0.2
+    opts = SequenceOptions(mask=holes, return_sequences=True)
+    state0 = tuple(torch.zeros(Bw, Hw) for _ in range(2 if base == "lstm" else 1))
+
+    def run(fn):
+        r = fn(p, x, state0, opts)
+        return (r.outputs, *r.states)
+
+    threads = torch.get_num_threads()
+    results = []
+    try:
+        for n in (1, 2):
+            torch.set_num_threads(n)
+            assert fast_loop(p, x, opts) == "cpp"
+            results.append(grads_of(lambda: run(run_fast), [x, *leaves]))
+    finally:
+        torch.set_num_threads(threads)
+    (out1, g1), (out2, g2) = results
+    # Not bit for bit: the BLAS may split its GEMMs differently with another thread count.
+    assert_close_all(out2, out1, atol=1e-6, rtol=1e-6)
+    assert_close_all(g2, g1, atol=1e-5, rtol=1e-5)
+    out_r, g_r = grads_of(lambda: run(run_reference), [x, *leaves])
+    assert_close_all(out2, out_r)
+    assert_close_all(g2, g_r, atol=1e-4, rtol=1e-4)

@@ -87,12 +87,20 @@ def _ln(v: Tensor, w: Tensor, b: Tensor) -> Tensor:
     return F.layer_norm(v, (v.shape[-1],), w, b, LN_EPS)
 
 
-def input_projection(x: Tensor, p: CellParams) -> Tensor:
-    """xp = x W_ih^T + b_ih (layer-normalized first if enabled); x: (..., D) -> (..., G)."""
+def input_projection(x: Tensor, p: CellParams, extra_bias: Tensor | None = None) -> Tensor:
+    """xp = x W_ih^T + b_ih (+ extra_bias), layer-normalized first if enabled; (..., D) -> (..., G).
+
+    ``extra_bias`` is a bias a kernel folds in from later (b_hh, when it adds before any
+    nonlinearity). Each bias joins the matrix product's own bias, or the layer norm's shift:
+    the (T, B, G) result is written once instead of once per addition.
+    """
+    bias = p.bias_ih
+    if extra_bias is not None:
+        bias = extra_bias if bias is None else bias + extra_bias
     if p.layer_norm is None:
-        return F.linear(x, p.weight_ih, p.bias_ih)
-    xp = _ln(F.linear(x, p.weight_ih), p.layer_norm.ih_weight, p.layer_norm.ih_bias)
-    return xp if p.bias_ih is None else xp + p.bias_ih
+        return F.linear(x, p.weight_ih, bias)
+    shift = p.layer_norm.ih_bias if bias is None else p.layer_norm.ih_bias + bias
+    return _ln(F.linear(x, p.weight_ih), p.layer_norm.ih_weight, shift)
 
 
 def _recurrent_projection(h_in: Tensor, p: CellParams, weight: Tensor, bias: Tensor | None) -> Tensor:

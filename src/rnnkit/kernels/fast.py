@@ -87,11 +87,11 @@ def run_fast(p: CellParams, x: Tensor, state0: State, opts: SequenceOptions) -> 
     if opts.input_dropout_mask is not None:
         xs = xs * opts.input_dropout_mask.unsqueeze(1)  # (B, D) -> (B, 1, D): one mask for every step
     # Time-major from the start: (B, T, D) -> (T, B, D) costs a copy of x, not of the wider xp.
-    xp = input_projection(xs.transpose(0, 1), p)  # (T, B, G), with autograd
-    # b_hh adds before any nonlinearity except inside the GRU's r * (h W_hn^T + b_hn).
+    # b_hh adds before any nonlinearity except inside the GRU's r * (h W_hn^T + b_hn); where
+    # it does, it joins the input projection's bias.
     b_inside = p.bias_hh if (p.kind == "gru" and p.reset_after) else None
-    if p.bias_hh is not None and b_inside is None:
-        xp = xp + p.bias_hh
+    b_folded = p.bias_hh if b_inside is None else None
+    xp = input_projection(xs.transpose(0, 1), p, b_folded)  # (T, B, G), with autograd
     valid = None
     if mask is not None:
         valid = mask if opts.zero_output_for_mask else mask.int().cummax(dim=1).values.bool()
