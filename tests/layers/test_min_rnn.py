@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import math
+import os
 
 import pytest
 import torch
@@ -12,10 +14,12 @@ from torch.autograd import gradcheck
 from rnnkit import layers
 from rnnkit.core.parallel_scan import linear_recurrence, log_space_scan, sequential_scan
 from rnnkit.errors import ConfigError
+from rnnkit.kernels import native
 from rnnkit.layers.base import deserialize_layer, serialize_layer
 from rnnkit.layers.min_rnn import g, log_g
 
 B, T, D, H = 3, 12, 4, 5
+NATIVE_OFF = os.environ.get("RNNKIT_NATIVE") == "0"
 
 
 def test_log_space_scan_equals_the_loop_in_float64() -> None:
@@ -67,7 +71,51 @@ def test_parallel_equals_sequential(cls, mask_kind, backwards, init) -> None:
     assert_close_all(out_a, out_s, atol=2e-5)
     assert_close_all(g_a, g_s, atol=2e-5)
     names = (par.last_kernel.name, seq.last_kernel.name, auto.last_kernel.name)
-    assert names == ("parallel-scan", "sequential", "linear-scan")
+    assert names == ("parallel-scan", "sequential", "linear-scan:python" if NATIVE_OFF else "linear-scan:cpp")
+
+
+@pytest.mark.skipif(NATIVE_OFF, reason="RNNKIT_NATIVE=0 turns the C++ kernel off")
+@pytest.mark.parametrize(("cls", "mask_kind", "backwards", "init"), CASES)
+def test_cpp_scan_equals_the_python_scan(cls, mask_kind, backwards, init) -> None:
+    """The C++ min-RNN pass (gates recomputed in its backward, a polynomial exp) against the
+    Python linear scan, forward and backward, on logits wide enough to reach both sides of g."""
+    layer = cls(H, return_sequences=True, return_state=True, go_backwards=backwards)
+    layer.build((None, T, D))
+    x = (torch.randn(B, T, D) * 3).requires_grad_()
+    h0 = torch.randn(B, H, requires_grad=True)
+    mask = None if mask_kind == "none" else torch.rand(B, T) > 0.3
+    state = [h0] if init else None
+    leaves = [x, h0, *layer.parameters()]
+    out_c, g_c = grads_of(lambda: layer(x, initial_state=state, mask=mask), leaves)
+    assert layer.last_kernel.name == "linear-scan:cpp"
+    with native.use_native(False):
+        out_p, g_p = grads_of(lambda: layer(x, initial_state=state, mask=mask), leaves)
+        assert layer.last_kernel.name == "linear-scan:python"
+    assert_close_all(out_c, out_p, atol=1e-5, rtol=1e-5)
+    assert_close_all(g_c, g_p, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.skipif(NATIVE_OFF, reason="RNNKIT_NATIVE=0 turns the C++ kernel off")
+@pytest.mark.parametrize("gates", [2, 3])
+def test_cpp_scan_gradcheck_float64(gates) -> None:
+    proj = (torch.randn(2, 6, gates * 3, dtype=torch.float64) * 2).requires_grad_()
+    h0 = torch.randn(2, 3, dtype=torch.float64, requires_grad=True)
+    mask = torch.tensor([[1, 0, 1, 1, 0, 1], [0, 1, 1, 0, 1, 1]]).bool()
+    assert gradcheck(lambda p, h: native.MinScan.apply(gates, p, h, mask), (proj, h0))
+
+
+@pytest.mark.skipif(NATIVE_OFF, reason="RNNKIT_NATIVE=0 turns the C++ kernel off")
+@pytest.mark.parametrize("cls", [layers.MinGRU, layers.MinLSTM])
+def test_cpp_scan_survives_extreme_logits(cls) -> None:
+    """Logits of +-200 (gates at exactly 0 or 1 in float32): finite, and equal to float64."""
+    layer = cls(H, return_sequences=True)
+    layer.build((None, T, D))
+    x = torch.randn(B, T, D) * 200
+    y = layer(x)
+    assert layer.last_kernel.name == "linear-scan:cpp"
+    assert torch.isfinite(y).all()
+    ref = layer.double()(x.double())
+    torch.testing.assert_close(y.double(), ref, atol=1e-3, rtol=1e-4)
 
 
 @pytest.mark.parametrize("cls", [layers.MinGRU, layers.MinLSTM])
@@ -106,3 +154,22 @@ def test_usable_wherever_an_rnn_layer_is() -> None:
         ConfigError, match=r"^mode='fast' is not valid: expected one of 'auto', 'parallel', 'sequential'\.$"
     ):
         layers.MinGRU(H, mode="fast")
+
+
+@pytest.mark.parametrize("mode", ["auto", "parallel", "sequential"])
+def test_one_step_by_hand(mode) -> None:
+    """Golden values: with a zero kernel the projection is the bias, so one step is
+    minLSTM: h = f/(f+i) h0 + i/(f+i) g(v); minGRU: h = (1-z) h0 + z g(v) (f, i, z sigmoids)."""
+    sig = lambda k: 1 / (1 + math.exp(-k))  # noqa: E731
+    f, i, z, h0 = sig(2.0), sig(-1.0), sig(0.5), 0.7
+    for cls, bias, want in (
+        (layers.MinLSTM, [2.0, -1.0, 0.3], f / (f + i) * h0 + i / (f + i) * (0.3 + 0.5)),
+        (layers.MinGRU, [0.5, -0.4], (1 - z) * h0 + z * sig(-0.4)),
+    ):
+        layer = cls(1, mode=mode)
+        layer.build((None, 1, 1))
+        with torch.no_grad():
+            layer.cell.weight.zero_()
+            layer.cell.bias.copy_(torch.tensor(bias))
+        y = layer(torch.ones(1, 1, 1), initial_state=[torch.full((1, 1), h0)])
+        assert y.item() == pytest.approx(want, rel=1e-6)

@@ -38,7 +38,8 @@ logger = logging.getLogger(__name__)
 
 Tensor = torch.Tensor
 
-SOURCE = Path(__file__).with_name("csrc") / "fast_rnn.cpp"
+SOURCE = Path(__file__).with_name("csrc") / "fast_rnn.cpp"  # the RNN loops and the module
+EXTRA_SOURCES = [Path(__file__).with_name("csrc") / "min_scan.cpp"]  # minGRU/minLSTM
 KIND_IDS = {"rnn": 0, "lstm": 1, "gru": 2}
 _ENABLED: contextvars.ContextVar[bool] = contextvars.ContextVar("rnnkit_native", default=True)
 _lock = threading.Lock()
@@ -61,7 +62,8 @@ def _cpu_flags() -> bytes:
 def _build_name() -> str:
     # One build per source text, torch version and CPU (it is compiled with -march=native):
     # an edit, a torch upgrade or a home directory shared with another machine rebuilds.
-    key = SOURCE.read_bytes() + torch.__version__.encode() + _cpu_flags()
+    key = b"".join(p.read_bytes() for p in [SOURCE, *EXTRA_SOURCES])
+    key += torch.__version__.encode() + _cpu_flags()
     return f"rnnkit_fast_rnn_{hashlib.sha256(key).hexdigest()[:12]}"
 
 
@@ -98,7 +100,7 @@ def load(verbose: bool = False) -> Any:
                 logger.warning("rnnkit: compiling the C++ fast kernel once, into %s (about a minute)", build)
             _module = cpp_extension.load(
                 name=name,
-                sources=[str(SOURCE)],
+                sources=[str(p) for p in [SOURCE, *EXTRA_SOURCES]],
                 build_directory=str(build),
                 extra_cflags=["-O3", "-march=native", "-fopenmp-simd"],
                 verbose=verbose,
@@ -212,6 +214,39 @@ class NativeRNN(torch.autograd.Function):
             saved,
         )
         return None, gx, dh0, dc0, d_w, d_b, d_lw, d_lb, d_lcw, d_lcb, None, None, None
+
+
+class MinScan(torch.autograd.Function):
+    """hs (B, T, H) of minGRU (gates=2) or minLSTM (gates=3) from the projection (B, T, G*H),
+    in C++ (``csrc/min_scan.cpp``): the gate math and the recurrence in one pass per batch row."""
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: Any, gates: int, proj: Tensor, h0: Tensor, mask: Tensor | None
+    ) -> Tensor:
+        proj = proj.contiguous()
+        hs = load().min_scan_forward(gates, proj, h0, mask)
+        ctx.gates = gates
+        ctx.save_for_backward(proj, h0, mask, hs)
+        return hs
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx: Any, d_hs: Tensor) -> tuple[Any, ...]:
+        proj, h0, mask, hs = ctx.saved_tensors
+        d_proj, d_h0 = load().min_scan_backward(ctx.gates, proj, h0, mask, hs, d_hs)
+        return None, d_proj, d_h0, None
+
+
+def min_scan_blocker(x: Tensor) -> str | None:
+    """Why the C++ min-RNN scan cannot run on ``x``, or None if it can."""
+    if x.is_cuda:
+        return "tensors on CUDA"
+    if x.dtype not in (torch.float32, torch.float64):
+        return f"dtype {x.dtype}"
+    if not available():
+        return "the C++ kernel is off or not built"
+    return None
 
 
 def clear_cache() -> None:

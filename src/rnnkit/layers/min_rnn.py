@@ -14,13 +14,15 @@ minLSTM::
 
 with g(v) = v + 0.5 for v >= 0, sigmoid(v) otherwise (positive, so log g exists; paper
 appendix). Both are h_t = a_t h_{t-1} + b_t with a_t, b_t from x alone. On a GPU,
-:func:`rnnkit.core.parallel_scan.log_space_scan` computes every h_t at once; on a CPU
-(``mode="auto"``) :func:`~rnnkit.core.parallel_scan.linear_recurrence` runs the
-recurrence as one elementwise op per step with a hand-written backward, which measured
-2.2x faster than GRU training at T = 256 and 1024 while the log-space scan was slower
-(PyTorch's CPU logcumsumexp is a scalar loop). The cells also run one step at a time (the Keras cell
-contract), which is how a decoder uses them; the two modes give the same outputs
-(tested). As cells of :class:`~rnnkit.layers.recurrent.RNN` they take masks,
+:func:`rnnkit.core.parallel_scan.log_space_scan` computes every h_t at once (kernel
+``parallel-scan``). On a CPU (``mode="auto"``) there is no parallelism over time to win
+and PyTorch's logcumsumexp is a scalar loop, so the recurrence runs in time order:
+``linear-scan:cpp`` (``kernels/csrc/min_scan.cpp``) computes the gates and the
+recurrence in one pass per batch row, forward and backward -- the elementwise ops that
+build a_t and b_t as whole (B, T, H) tensors cost more than a GRU's recurrent GEMMs --
+and ``linear-scan:python`` (:func:`~rnnkit.core.parallel_scan.linear_recurrence`) runs
+when the C++ kernel is off. The cells also run one step at a time (the Keras cell
+contract), which is how a decoder uses them; all modes give the same outputs (tested). As cells of :class:`~rnnkit.layers.recurrent.RNN` they take masks,
 ``go_backwards``, ``stateful``, ``return_state`` and :class:`Bidirectional`.
 """
 
@@ -34,7 +36,7 @@ import torch.nn.functional as F
 from rnnkit.core import initializers as init_mod
 from rnnkit.core.parallel_scan import linear_recurrence, log_space_scan
 from rnnkit.errors import ConfigError, invalid
-from rnnkit.kernels import KernelChoice, SequenceOptions, SequenceResult
+from rnnkit.kernels import KernelChoice, SequenceOptions, SequenceResult, native
 from rnnkit.layers.base import Layer, Shape
 from rnnkit.layers.core_layers import check_last_dim, check_positive_int, check_rate
 from rnnkit.layers.recurrent import RNN
@@ -121,19 +123,26 @@ class _MinCell(Layer):
         mask = None if opts.mask is None else (opts.mask.flip(1) if opts.go_backwards else opts.mask)
         if opts.input_dropout_mask is not None:
             xs = xs * opts.input_dropout_mask.unsqueeze(1)
-        log_a, log_b = self.coefficients(F.linear(xs, self.weight, self.bias))  # (B, T, H) each
+        proj = F.linear(xs, self.weight, self.bias)  # (B, T, G*H)
+        if mode == "auto":
+            mode = "parallel" if x.is_cuda else "linear"
+        if mode == "linear" and native.min_scan_blocker(x) is None:
+            # Gates and recurrence in one C++ pass per batch row (kernels/csrc/min_scan.cpp).
+            hs = native.MinScan.apply(self.gates, proj, state0[0], None if mask is None else mask.bool())
+            choice = KernelChoice("linear-scan:cpp", "CPU: gates and recurrence in one C++ pass")
+            return self._finish(hs, mask, opts), choice
+        log_a, log_b = self.coefficients(proj)  # (B, T, H) each
         if mask is not None:
             # A masked step keeps the state: a = 1, b = 0 (log b -> a very negative number, not -inf,
             # so logcumsumexp's gradient stays finite).
             m = mask.unsqueeze(-1)
             log_a = log_a.masked_fill(~m, 0.0)
             log_b = log_b.masked_fill(~m, torch.finfo(log_b.dtype).min / 4)
-        if mode == "auto":
-            mode = "parallel" if x.is_cuda else "linear"
         if mode == "linear":
             # On CPU: one elementwise multiply-add per step, no logcumsumexp (see linear_recurrence).
             hs = linear_recurrence(torch.exp(log_a), torch.exp(log_b), state0[0])
-            choice = KernelChoice("linear-scan", "CPU: elementwise recurrence with a hand-written backward")
+            why = native.min_scan_blocker(x)
+            choice = KernelChoice("linear-scan:python", f"CPU: elementwise recurrence in Python ({why})")
         elif mode == "sequential":
             h = state0[0]
             outs = []
@@ -145,13 +154,17 @@ class _MinCell(Layer):
         else:
             hs = log_space_scan(log_a, log_b, state0[0])
             choice = KernelChoice("parallel-scan", "log-space scan over time")
+        return self._finish(hs, mask, opts), choice
+
+    @staticmethod
+    def _finish(hs: Tensor, mask: Tensor | None, opts: SequenceOptions) -> SequenceResult:
+        """The layer's outputs from every step's state hs (B, T, H), as Keras masks them."""
         if mask is not None:
             valid = mask if opts.zero_output_for_mask else mask.int().cummax(dim=1).values.bool()
             outs_t = hs * valid.unsqueeze(-1).to(hs.dtype)
         else:
             outs_t = hs
-        result = SequenceResult(outs_t[:, -1], outs_t if opts.return_sequences else None, (hs[:, -1],))
-        return result, choice
+        return SequenceResult(outs_t[:, -1], outs_t if opts.return_sequences else None, (hs[:, -1],))
 
     def dropout_masks(self, x_t: Tensor, h_t: Tensor, training: bool) -> tuple[Tensor | None, Tensor | None]:
         if not (training and self.dropout):
@@ -194,9 +207,10 @@ class MinLSTMCell(_MinCell):
 
     def coefficients(self, proj: Tensor) -> tuple[Tensor, Tensor]:
         kf, ki, v = proj.chunk(3, dim=-1)
-        # f' = f / (f + i): log f' = -softplus(log i - log f), with log sigmoid(k) = -softplus(-k).
-        diff = F.softplus(-kf) - F.softplus(-ki)  # log f - log i
-        return -F.softplus(-diff), -F.softplus(diff) + log_g(v)
+        # f' = f / (f + i): log f' = -softplus(log i - log f), with log sigmoid(k) = -softplus(-k);
+        # likewise log i' = -softplus(log f - log i) (the paper's appendix code).
+        diff = F.softplus(-kf) - F.softplus(-ki)  # log i - log f
+        return -F.softplus(diff), -F.softplus(-diff) + log_g(v)
 
 
 class _MinRNN(RNN):

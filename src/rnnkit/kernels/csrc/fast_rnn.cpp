@@ -565,9 +565,20 @@ std::vector<Tensor> backward(int64_t kind, const Tensor& d_outs_, const Tensor& 
 
 }  // namespace
 
+at::Tensor rnnkit_buffer(at::IntArrayRef sizes, const at::TensorOptions& o) { return buffer(sizes, o); }
+
+// min_scan.cpp
+at::Tensor rnnkit_min_scan_forward(int64_t gates, const at::Tensor& proj, const at::Tensor& h0,
+                                   const c10::optional<at::Tensor>& mask);
+std::vector<at::Tensor> rnnkit_min_scan_backward(int64_t gates, const at::Tensor& proj, const at::Tensor& h0,
+                                                 const c10::optional<at::Tensor>& mask, const at::Tensor& hs,
+                                                 const at::Tensor& d_out);
+
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("forward", &forward, "rnnkit fast RNN forward (C++ time loop)");
   m.def("backward", &backward, "rnnkit fast RNN backward (C++ time loop)");
+  m.def("min_scan_forward", &rnnkit_min_scan_forward, "minGRU/minLSTM recurrence forward (CPU)");
+  m.def("min_scan_backward", &rnnkit_min_scan_backward, "minGRU/minLSTM recurrence backward (CPU)");
   m.def("cached_bytes", [] { return BufferCache::get().cached_bytes(); }, "bytes held by the buffer cache");
   m.def("clear_cache", [] { BufferCache::get().clear(); }, "return the cached buffers to the system");
 }
