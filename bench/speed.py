@@ -79,7 +79,7 @@ def main() -> None:
         print(f"\n=== {n} thread(s): GEMM ceiling {part['gemm_gflops']:.1f} GFLOP/s")
         for group in dict.fromkeys(r["group"] for r in part["rows"]):
             rows = [r for r in part["rows"] if r["group"] == group]
-            print(table(rows, list(rows[0])))
+            print(table(rows, list(dict.fromkeys(k for r in rows for k in r))))  # every row's columns
     print(f"\nwrote {write_json(name, results)}")
 
 

@@ -53,6 +53,13 @@ def memory_bandwidth(mb: int = 256, reps: int = 5) -> float:
     return 2 * a.numel() * 4 / t / 1e9
 
 
+def read_bandwidth(mb: int = 256, reps: int = 5) -> float:
+    """GB/s of streaming a large tensor once, reading only (a sum): what a weight-bound step does."""
+    a = torch.ones(mb * 2**20 // 4)
+    t = alternate({"sum": lambda: a.sum()}, reps)["sum"]
+    return a.numel() * 4 / t / 1e9
+
+
 def rnn_flops(kind: str, B: int, T: int, D: int, H: int, train: bool, directions: int = 1) -> float:
     fwd = 2.0 * B * T * (D + H) * GATES[kind] * H * directions
     return fwd * (3.0 if train else 1.0)  # backward ~ 2x forward (input and weight gradients)
@@ -237,10 +244,14 @@ def decode_rows(steps: int = 200, vocab: int = 10_000, units: int = 512) -> list
     weight_bytes = 4 * (2 * 4 * units * 2 * units + vocab * units)
     flops = 2 * (2 * 4 * units * 2 * units + vocab * units)
     bw = memory_bandwidth()
+    read_bw = read_bandwidth()
     x = torch.randn(1, 2 * units)
     w = torch.randn(4 * units, 2 * units)
     gemv = 2 * w.numel() / alternate({"mv": lambda: torch.mm(x, w.t())}, 50)["mv"] / 1e9
     floor = max(weight_bytes / (bw * 1e9), flops / (gemv * 1e9))
+    # The weights are only read: the same floor at the read-only stream rate (lower than the
+    # copy figure on this machine, whose read + write bytes both count).
+    read_floor = max(weight_bytes / (read_bw * 1e9), flops / (gemv * 1e9))
 
     def pct(v: list[float], q: float) -> float:
         return sorted(v)[min(len(v) - 1, int(q * len(v)))]
@@ -255,12 +266,16 @@ def decode_rows(steps: int = 200, vocab: int = 10_000, units: int = 512) -> list
         "floor_ms": 1e3 * floor,
         "rnnkit/floor": pct(r_lat, 0.5) / floor,
         "torch/rnnkit": pct(t_lat, 0.5) / pct(r_lat, 0.5),
+        "read_floor_ms": 1e3 * read_floor,
+        "rnnkit/read_floor": pct(r_lat, 0.5) / read_floor,
         # int8 weights (rnnkit.kernels.step): a quarter of the bytes, so a quarter of the floor.
         "rnnkit_int8_p50_ms": 1e3 * pct(q_lat, 0.5),
         "rnnkit_int8_p99_ms": 1e3 * pct(q_lat, 0.99),
         "int8_floor_ms": 1e3 * floor / 4,
+        "rnnkit_int8/read_floor": pct(q_lat, 0.5) / (read_floor / 4),
         "torch/rnnkit_int8": pct(t_lat, 0.5) / pct(q_lat, 0.5),
         "bandwidth_GBps": bw,
+        "read_bandwidth_GBps": read_bw,
         "gemv_GFLOPs": gemv,
     }
 
