@@ -22,8 +22,9 @@ recurrence in one pass per batch row, forward and backward -- the elementwise op
 build a_t and b_t as whole (B, T, H) tensors cost more than a GRU's recurrent GEMMs --
 and ``linear-scan:python`` (:func:`~rnnkit.core.parallel_scan.linear_recurrence`) runs
 when the C++ kernel is off. The cells also run one step at a time (the Keras cell
-contract), which is how a decoder uses them; all modes give the same outputs (tested). As cells of :class:`~rnnkit.layers.recurrent.RNN` they take masks,
-``go_backwards``, ``stateful``, ``return_state`` and :class:`Bidirectional`.
+contract), which is how a decoder uses them; all modes give the same outputs (tested).
+As cells of :class:`~rnnkit.layers.recurrent.RNN` they take masks, ``go_backwards``,
+``stateful``, ``return_state`` and :class:`Bidirectional`.
 """
 
 from __future__ import annotations
