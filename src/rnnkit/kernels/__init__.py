@@ -30,7 +30,7 @@ import torch
 from rnnkit.core.cells import CellParams, State
 from rnnkit.errors import ConfigError, KernelError, invalid
 from rnnkit.kernels.fast import fast_blocker, fast_loop, run_fast
-from rnnkit.kernels.fused import fused_blocker, mask_blocker, run_fused
+from rnnkit.kernels.fused import fused_blocker, mask_blocker, pair_blocker, run_fused, run_fused_pair
 from rnnkit.kernels.reference import SequenceOptions, SequenceResult, run_reference
 
 __all__ = [
@@ -42,9 +42,12 @@ __all__ = [
     "fast_blocker",
     "force",
     "fused_blocker",
+    "fused_choice",
     "mask_blocker",
+    "pair_blocker",
     "run_fast",
     "run_fused",
+    "run_fused_pair",
     "run_reference",
     "run_sequence",
 ]
@@ -109,6 +112,23 @@ def _cpp_beats_aten(p: CellParams, x: torch.Tensor, opts: SequenceOptions) -> bo
     if p.kind == "lstm" and (opts.mask is None or not opts.need_states):
         return False
     return fast_blocker(p, opts) is None and fast_loop(p, x, opts) == "cpp"
+
+
+def fused_choice(
+    p: CellParams,
+    x: torch.Tensor,
+    opts: SequenceOptions,
+    *,
+    use_fused: str | bool = "auto",
+    unroll: bool = False,
+) -> KernelChoice | None:
+    """The fused kernel's choice if :func:`run_sequence` would take it for this layer, else None."""
+    forced = _FORCED.get()
+    if forced not in (None, "fused") or use_fused is False or _fused_block(p, opts, unroll) is not None:
+        return None
+    if forced is None and use_fused == "auto" and _cpp_beats_aten(p, x, opts):
+        return None
+    return KernelChoice(_fused_name(p, x), "forced" if forced else "eligible")
 
 
 def run_sequence(

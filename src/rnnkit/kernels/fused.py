@@ -92,6 +92,39 @@ def _run_dense(p: CellParams, x: Tensor, state0: State, training: bool) -> tuple
     return out, (h_n[0],)
 
 
+def run_fused_pair(
+    pf: CellParams, pb: CellParams, x: Tensor, state_f: State, state_b: State, training: bool
+) -> tuple[Tensor, State, State]:
+    """Both directions of a bidirectional layer in one fused call (what
+    ``torch.nn.LSTM(bidirectional=True)`` runs): no second pass over x and no flips.
+
+    out (B, T, 2H) is [forward, backward] in time order; the backward half read the sequence
+    from its end, as a ``go_backwards=True`` layer does. The cells must match in kind,
+    activation, units and biases (:func:`pair_blocker`).
+    """
+    params, has_bias = _params(pf) + _params(pb), pf.bias_ih is not None
+    hx = [torch.stack([a, b]) for a, b in zip(state_f, state_b, strict=True)]  # (2, B, H)
+    fn = _vf(pf)
+    if pf.kind == "lstm":
+        out, h_n, c_n = fn(x, hx, params, has_bias, 1, 0.0, training, True, True)  # type: ignore[operator]
+        return out, (h_n[0], c_n[0]), (h_n[1], c_n[1])
+    out, h_n = fn(x, hx[0], params, has_bias, 1, 0.0, training, True, True)  # type: ignore[operator]
+    return out, (h_n[0],), (h_n[1],)
+
+
+def pair_blocker(pf: CellParams, pb: CellParams) -> str | None:
+    """Why two directions' cells cannot share one fused call, or None if they can."""
+    if pf.kind != pb.kind or pf.units != pb.units:
+        return "the directions differ in cell kind or units"
+    if pf.activation is not pb.activation:
+        return "the directions differ in activation"
+    if (pf.bias_ih is None) != (pb.bias_ih is None) or (pf.bias_hh is None) != (pb.bias_hh is None):
+        return "one direction has biases, the other not"
+    if (pf.bias_ih is None) != (pf.bias_hh is None):
+        return "one of the two biases only"
+    return None
+
+
 def _run_packed(
     p: CellParams, x: Tensor, state0: State, lengths: Tensor, training: bool
 ) -> tuple[Tensor, State]:

@@ -22,7 +22,9 @@ from typing import Any
 import torch
 
 from rnnkit.errors import ConfigError, RnnkitError, invalid
+from rnnkit.kernels import KernelChoice, SequenceOptions, fused_choice, pair_blocker, run_fused_pair
 from rnnkit.layers.base import Layer, Shape, deserialize_layer, serialize_layer
+from rnnkit.layers.cell import RecurrentCell
 from rnnkit.layers.recurrent import RNN
 
 Tensor = torch.Tensor
@@ -115,19 +117,63 @@ class Bidirectional(Layer):
             initial_state = list(initial_state)
             half = len(initial_state) // 2
             fwd_state, bwd_state = initial_state[:half], initial_state[half:]
-        y = self.forward_layer(inputs, initial_state=fwd_state, mask=mask, training=training)
-        y_rev = self.backward_layer(inputs, initial_state=bwd_state, mask=mask, training=training)
-        states: tuple[Tensor, ...] = ()
-        if self.return_state:
-            states = tuple(y[1:]) + tuple(y_rev[1:])
-            y, y_rev = y[0], y_rev[0]
-        if self.return_sequences:
-            y_rev = y_rev.flip(1)  # processing order -> time order
+        pair = self._run_pair(inputs, fwd_state, bwd_state, mask, training)
+        if pair is not None:
+            y, y_rev, states, both = pair
+            if both is not None and self.merge_mode == "concat":
+                return (both, *states) if self.return_state else both  # already [fwd, bwd]
+        else:
+            y = self.forward_layer(inputs, initial_state=fwd_state, mask=mask, training=training)
+            y_rev = self.backward_layer(inputs, initial_state=bwd_state, mask=mask, training=training)
+            states = ()
+            if self.return_state:
+                states = tuple(y[1:]) + tuple(y_rev[1:])
+                y, y_rev = y[0], y_rev[0]
+            if self.return_sequences:
+                y_rev = y_rev.flip(1)  # processing order -> time order
         merge = MERGE_FNS[self.merge_mode]
         output: Any = (y, y_rev) if merge is None else merge(y, y_rev)
         if self.return_state:
             return (*output, *states) if merge is None else (output, *states)
         return output
+
+    def _run_pair(
+        self, inputs: Any, fwd_state: Any, bwd_state: Any, mask: Tensor | None, training: bool
+    ) -> tuple[Tensor, Tensor, tuple[Tensor, ...], Tensor | None] | None:
+        """Both directions in one fused call, when each alone would take the fused kernel and
+        nothing differs between them but the weights: (y, y_rev in time order, states, the
+        concatenated sequences or None). None when the two layers must run one by one."""
+        fwd, bwd = self.forward_layer, self.backward_layer
+        if mask is not None or fwd.stateful or fwd.go_backwards or not bwd.go_backwards:
+            return None
+        for layer in (fwd, bwd):
+            cell = layer.cells[0] if len(layer.cells) == 1 else None
+            if not isinstance(cell, RecurrentCell) or layer.activity_regularizer is not None:
+                return None
+            if training and (cell.dropout or cell.recurrent_dropout):
+                return None  # a dropout mask per direction: two different inputs
+        x = fwd._check_inputs(inputs)
+        B = x.shape[0]
+        cells = (fwd.cells[0], bwd.cells[0])
+        params = tuple(c.params() for c in cells)
+        if pair_blocker(*params) is not None:
+            return None
+        starts = []
+        for i, (layer, state) in enumerate(((fwd, fwd_state), (bwd, bwd_state))):
+            opts = SequenceOptions(go_backwards=i == 1, training=training, zoneout=cells[i].zoneout)
+            choice = fused_choice(params[i], x, opts, use_fused=layer.use_fused, unroll=layer.unroll)
+            if choice is None:
+                return None
+            starts.append(tuple(layer._initial_states(state, B, x)))
+        out, state_f, state_b = run_fused_pair(*params, x, starts[0], starts[1], training)
+        chosen = KernelChoice(choice.name, f"{choice.reason}; both directions in one call")
+        fwd.last_kernel = bwd.last_kernel = chosen
+        H = out.shape[2] // 2
+        states = (*state_f, *state_b) if self.return_state else ()
+        if self.return_sequences:
+            return out[..., :H], out[..., H:], states, out
+        # The backward layer's last output is the one for time step 0.
+        return out[:, -1, :H], out[:, 0, H:], states, None
 
     def compute_mask(self, inputs: Any, mask: Tensor | None = None) -> Tensor | None:
         return mask if self.return_sequences else None
