@@ -1,4 +1,5 @@
-"""Training curves to PNG: ``plot_history(history, "curve.png")``.
+"""Training curves to PNG: ``plot_history(history, "curve.png")``; and the figure helpers
+every plot in rnnkit draws with (:func:`new_figure`, :func:`save_png`).
 
 One panel per quantity (loss, then each metric), training and ``val_`` curves
 together, epochs on x. Uses matplotlib's Agg backend: no display needed.
@@ -8,10 +9,33 @@ from __future__ import annotations
 
 import io
 import os
+from pathlib import Path
 from typing import Any
 
 from rnnkit.errors import ConfigError, MissingDependencyError, invalid
 from rnnkit.models.saving import atomic_write
+
+
+def new_figure(width: float, height: float, dpi: int = 100) -> Any:
+    """A matplotlib Figure on the Agg backend -- a Figure, not pyplot: no global state to leak
+    or close. MissingDependencyError when matplotlib (the ``plot`` extra) is not installed."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg", force=False)
+        from matplotlib.figure import Figure
+    except ImportError as exc:
+        raise MissingDependencyError("plots need matplotlib: pip install 'rnnkit[plot]'") from exc
+    return Figure(figsize=(width, height), dpi=dpi)
+
+
+def save_png(fig: Any, path: str | os.PathLike[str]) -> Path:
+    """Lay out and write ``fig`` as a PNG, atomically (readers never see half a file)."""
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    atomic_write(path, buf.getvalue())
+    return Path(path)
 
 
 def plot_history(history: Any, path: str | os.PathLike[str], title: str | None = None) -> None:
@@ -22,20 +46,12 @@ def plot_history(history: Any, path: str | os.PathLike[str], title: str | None =
             invalid("history", type(history).__name__, "a History from fit() with at least one epoch")
         )
     epochs = list(getattr(history, "epoch", []) or range(len(next(iter(logs.values())))))
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg", force=False)
-        from matplotlib.figure import Figure
-    except ImportError as exc:
-        raise MissingDependencyError("plot_history needs matplotlib: pip install 'rnnkit[plot]'") from exc
-
     names = [k for k in logs if not k.startswith("val_")]
     names += [
         k.removeprefix("val_") for k in logs if k.startswith("val_") and k.removeprefix("val_") not in names
     ]
     names.sort(key=lambda k: k != "loss")  # loss first, as Keras prints it
-    fig = Figure(figsize=(4.2 * len(names), 3.4), dpi=100)  # Figure, not pyplot: no global state
+    fig = new_figure(4.2 * len(names), 3.4)
     axes = fig.subplots(1, len(names), squeeze=False)[0]
     for ax, name in zip(axes, names, strict=True):
         for key, style in ((name, "-"), (f"val_{name}", "--")):
@@ -48,7 +64,4 @@ def plot_history(history: Any, path: str | os.PathLike[str], title: str | None =
         ax.legend()
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    atomic_write(path, buf.getvalue())
+    save_png(fig, path)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rnnkit.errors import MissingDependencyError
+from rnnkit.models.plotting import new_figure, save_png
 
 if TYPE_CHECKING:
     from rnnkit.tasks.forecasting import Forecast, ForecastConfig
@@ -59,34 +59,11 @@ def public(results: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in results.items() if not k.startswith("_")}
 
 
-def _figure(width: float = 9.0, height: float = 3.6) -> Any:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg", force=False)
-        from matplotlib.figure import Figure
-    except ImportError as exc:  # pragma: no cover
-        raise MissingDependencyError("plots need matplotlib: pip install 'rnnkit[plot]'") from exc
-    return Figure(figsize=(width, height), dpi=100)  # Figure, not pyplot: no global state
-
-
-def _save(fig: Any, path: str | os.PathLike[str]) -> Path:
-    import io
-
-    from rnnkit.models.saving import atomic_write
-
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    atomic_write(path, buf.getvalue())
-    return Path(path)
-
-
 def plot_forecast(
     forecast: Forecast, path: str | os.PathLike[str], truth: Sequence[float] | None = None
 ) -> Path:
     """History, point forecast and the shaded interval, to a PNG."""
-    fig = _figure()
+    fig = new_figure(9.0, 3.6)
     ax = fig.subplots()
     hd = np.asarray(forecast.history_dates, dtype="datetime64[s]")
     fd = np.asarray(forecast.dates, dtype="datetime64[s]")
@@ -100,7 +77,7 @@ def plot_forecast(
     ax.set_title(f"{forecast.target}: {len(fd)}-step forecast")
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left")
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def plot_test(results: dict[str, Any], path: str | os.PathLike[str], steps: int = 150) -> Path:
@@ -108,7 +85,7 @@ def plot_test(results: dict[str, Any], path: str | os.PathLike[str], steps: int 
     and the forecast of the last origin over the whole horizon."""
     arr, dates, y = results["_arrays"], results["_dates"], results["_y"]
     origins = arr["origins"][-steps:]
-    fig = _figure()
+    fig = new_figure(9.0, 3.6)
     ax = fig.subplots()
     ax.plot(dates[origins], y[origins], color="0.3", lw=1, label="actual")
     ax.plot(dates[origins], arr["pred_point"][-steps:, 0], color="C0", lw=1, label="network, 1 step ahead")
@@ -136,4 +113,4 @@ def plot_test(results: dict[str, Any], path: str | os.PathLike[str], steps: int 
     ax.set_title(f"test: MASE {m['mase']:.3f} (naive {naive_mase:.3f}), coverage {m['coverage']:.0%}")
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", fontsize=8)
-    return _save(fig, path)
+    return save_png(fig, path)

@@ -40,6 +40,7 @@ from torch import nn
 
 from rnnkit.core import initializers as init_mod
 from rnnkit.errors import ConfigError, invalid
+from rnnkit.models.plotting import new_figure, save_png
 from rnnkit.tasks.memory import (
     CELLS,
     adding_batch,
@@ -49,7 +50,6 @@ from rnnkit.tasks.memory import (
     check_length,
     train_steps,
 )
-from rnnkit.tasks.memory_results import load_pyplot, save_figure
 
 logger = logging.getLogger(__name__)
 
@@ -357,10 +357,10 @@ def _notify(fn: Callable[[str], None] | None, message: str) -> None:
 
 def plot_gradient_report(report: dict[str, Any], path: str | Path) -> Path:
     """Log-scale ||dL/dh_t|| against t per cell (init, and trained if present); exploding panel."""
-    plt = load_pyplot()
     phases = [p for p in ("init", "trained") if any(p in c for c in report["cells"].values())]
     panels = len(phases) + ("exploding" in report)
-    fig, axes = plt.subplots(1, panels, figsize=(5.2 * panels, 4.2), squeeze=False)
+    fig = new_figure(5.2 * panels, 4.2, dpi=120)
+    axes = fig.subplots(1, panels, squeeze=False)
     T = report["config"]["length"]
     colors = {"simple": "tab:red", "lstm": "tab:blue", "gru": "tab:green"}
     for ax, phase in zip(axes[0], phases, strict=False):  # the last axis may be the demo
@@ -401,7 +401,7 @@ def plot_gradient_report(report: dict[str, Any], path: str | Path) -> Path:
         ax.set_ylabel("||dL/dθ|| before clipping")
         ax.set_title(f"SimpleRNN, W_hh = {ex['gain']} x orthogonal")
         ax.legend(fontsize=7)
-    return save_figure(fig, path)
+    return save_png(fig, path)
 
 
 def _floor(values: Sequence[float]) -> list[float]:

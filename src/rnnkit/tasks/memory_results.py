@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from rnnkit.errors import ConfigError, MissingDependencyError
+from rnnkit.errors import ConfigError
+from rnnkit.models.plotting import new_figure, save_png
 from rnnkit.tasks.memory import CELLS, TASK_SPECS, MemoryResults, MemoryRow, check_task
 
 # ------------------------------------------------------------ merged results
@@ -73,25 +74,14 @@ def results_from_dict(data: dict[str, Any]) -> MemoryResults:
 
 
 # ------------------------------------------------------------------- plotting
-def load_pyplot() -> Any:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")  # files only; no display needed
-        import matplotlib.pyplot as plt
-    except ImportError as exc:  # pragma: no cover - matplotlib is in the [plot] extra
-        raise MissingDependencyError("plotting needs matplotlib: pip install 'rnnkit[plot]'") from exc
-    return plt
-
-
 def plot_memory_results(results: MemoryResults, path: str | Path) -> Path:
     """Final loss against T per cell (log y), with the memoryless baseline dashed.
 
     Where a cell has several runs at one T (merged results), the line goes through
     the lowest final loss and the other runs are drawn as hollow markers.
     """
-    plt = load_pyplot()
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig = new_figure(6.4, 4.2, dpi=120)
+    ax = fig.subplots()
     lengths = sorted({r.length for r in results.rows})
     spec = TASK_SPECS[results.task]
     ax.plot(lengths, [spec.baseline(t) for t in lengths], "k--", label="baseline (no memory)")
@@ -114,14 +104,4 @@ def plot_memory_results(results: MemoryResults, path: str | Path) -> Path:
     steps = max(r.steps for r in results.rows)
     ax.set_title(f"{results.task}: held-out loss after <= {steps} training steps")
     ax.legend(fontsize="small")
-    return save_figure(fig, path)
-
-
-def save_figure(fig: Any, path: str | Path) -> Path:
-    """Lay out, write (making the folder) and close a matplotlib figure; returns the path."""
-    fig.tight_layout()
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=120)
-    load_pyplot().close(fig)
-    return out
+    return save_png(fig, path)
