@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import pytest
@@ -84,6 +85,17 @@ def test_blockers_name_the_reason() -> None:
         fused_blocker(p_sig, SequenceOptions())
         == "activation must be 'tanh' and recurrent_activation 'sigmoid'"
     )
+    # _VF takes both biases or neither: a cell with b_ih alone would lose it there.
+    one_bias = dataclasses.replace(p, bias_hh=None)
+    assert fused_blocker(one_bias, SequenceOptions()) == (
+        "one of the two biases only (the fused kernels take both or neither)"
+    )
+    x = torch.randn(B, T, D)
+    state0 = (torch.zeros(B, H), torch.zeros(B, H))
+    got, choice = run_sequence(one_bias, x, state0, SequenceOptions(return_sequences=True))
+    assert not choice.name.startswith("fused")
+    want = run_reference(one_bias, x, state0, SequenceOptions(return_sequences=True))
+    torch.testing.assert_close(got.outputs, want.outputs)
     left = right_padded_mask([5, 2, 4], T).flip(1)
     assert mask_blocker(left) == "the mask is not right-padded (left padding or holes)"
     empty = right_padded_mask([5, 0, 4], T)

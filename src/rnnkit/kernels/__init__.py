@@ -39,10 +39,10 @@ __all__ = [
     "SequenceOptions",
     "SequenceResult",
     "check_use_fused",
+    "choose_kernel",
     "fast_blocker",
     "force",
     "fused_blocker",
-    "fused_choice",
     "mask_blocker",
     "pair_blocker",
     "run_fast",
@@ -114,21 +114,52 @@ def _cpp_beats_aten(p: CellParams, x: torch.Tensor, opts: SequenceOptions) -> bo
     return fast_blocker(p, opts) is None and fast_loop(p, x, opts) == "cpp"
 
 
-def fused_choice(
+def choose_kernel(
     p: CellParams,
     x: torch.Tensor,
     opts: SequenceOptions,
     *,
     use_fused: str | bool = "auto",
     unroll: bool = False,
-) -> KernelChoice | None:
-    """The fused kernel's choice if :func:`run_sequence` would take it for this layer, else None."""
+) -> KernelChoice:
+    """Which kernel :func:`run_sequence` runs for this configuration, and why: the fastest
+    eligible one, or the one pinned by :func:`force`. Raises KernelError where a forced kernel,
+    or ``use_fused=True``, cannot run it."""
     forced = _FORCED.get()
-    if forced not in (None, "fused") or use_fused is False or _fused_block(p, opts, unroll) is not None:
-        return None
-    if forced is None and use_fused == "auto" and _cpp_beats_aten(p, x, opts):
-        return None
-    return KernelChoice(_fused_name(p, x), "forced" if forced else "eligible")
+    if forced == "reference":
+        return KernelChoice("reference", "forced")
+    if forced is not None:
+        blocker = fast_blocker(p, opts) if forced == "fast" else _fused_block(p, opts, unroll)
+        if blocker is not None:
+            raise KernelError(f"kernel {forced!r} was forced but cannot run this layer: {blocker}.")
+        name = f"fast:{fast_loop(p, x, opts)}" if forced == "fast" else _fused_name(p, x)
+        return KernelChoice(name, "forced")
+    if use_fused is not False:
+        blocker = _fused_block(p, opts, unroll)
+        if blocker is None and use_fused == "auto" and _cpp_beats_aten(p, x, opts):
+            why = "faster than ATen's per-step GRU/SimpleRNN loop on CPU"
+            if p.kind == "lstm":
+                why = "faster than the packed fused LSTM (a right-padded mask and the final states)"
+            return KernelChoice("fast:cpp", why)
+        if blocker is None:
+            reason = "eligible" + (" (right-padded mask)" if opts.mask is not None else "")
+            return KernelChoice(_fused_name(p, x), reason)
+        if use_fused is True:
+            raise KernelError(
+                f"use_fused=True cannot run this layer: {blocker}. "
+                "Pass use_fused='auto' to fall back to the reference kernel."
+            )
+    else:
+        blocker = "use_fused=False"
+    if unroll:
+        return KernelChoice("reference", "unroll=True")
+    fast_block = fast_blocker(p, opts)
+    if fast_block is None:
+        return KernelChoice(f"fast:{fast_loop(p, x, opts)}", f"fused kernel refused: {blocker}")
+    return KernelChoice("reference", f"{blocker}; fast kernel: {fast_block}")
+
+
+_RUNNERS = {"reference": run_reference, "fast": run_fast, "fused": run_fused}
 
 
 def run_sequence(
@@ -140,46 +171,6 @@ def run_sequence(
     use_fused: str | bool = "auto",
     unroll: bool = False,
 ) -> tuple[SequenceResult, KernelChoice]:
-    """Run cell ``p`` over x (B, T, D) with the fastest eligible kernel."""
-    forced = _FORCED.get()
-    if forced is not None:
-        return _run_forced(forced, p, x, state0, opts, unroll)
-    if use_fused is not False:
-        blocker = _fused_block(p, opts, unroll)
-        if blocker is None and use_fused == "auto" and _cpp_beats_aten(p, x, opts):
-            why = "faster than ATen's per-step GRU/SimpleRNN loop on CPU"
-            if p.kind == "lstm":
-                why = "faster than the packed fused LSTM (a right-padded mask and the final states)"
-            return run_fast(p, x, state0, opts), KernelChoice("fast:cpp", why)
-        if blocker is None:
-            reason = "eligible" + (" (right-padded mask)" if opts.mask is not None else "")
-            return run_fused(p, x, state0, opts), KernelChoice(_fused_name(p, x), reason)
-        if use_fused is True:
-            raise KernelError(
-                f"use_fused=True cannot run this layer: {blocker}. "
-                "Pass use_fused='auto' to fall back to the reference kernel."
-            )
-    else:
-        blocker = "use_fused=False"
-    if unroll:
-        return run_reference(p, x, state0, opts), KernelChoice("reference", "unroll=True")
-    fast_block = fast_blocker(p, opts)
-    if fast_block is None:
-        name = f"fast:{fast_loop(p, x, opts)}"
-        return run_fast(p, x, state0, opts), KernelChoice(name, f"fused kernel refused: {blocker}")
-    return run_reference(p, x, state0, opts), KernelChoice(
-        "reference", f"{blocker}; fast kernel: {fast_block}"
-    )
-
-
-def _run_forced(
-    kernel: str, p: CellParams, x: torch.Tensor, state0: State, opts: SequenceOptions, unroll: bool
-) -> tuple[SequenceResult, KernelChoice]:
-    if kernel == "reference":
-        return run_reference(p, x, state0, opts), KernelChoice("reference", "forced")
-    blocker = fast_blocker(p, opts) if kernel == "fast" else _fused_block(p, opts, unroll)
-    if blocker is not None:
-        raise KernelError(f"kernel {kernel!r} was forced but cannot run this layer: {blocker}.")
-    if kernel == "fast":
-        return run_fast(p, x, state0, opts), KernelChoice(f"fast:{fast_loop(p, x, opts)}", "forced")
-    return run_fused(p, x, state0, opts), KernelChoice(_fused_name(p, x), "forced")
+    """Run cell ``p`` over x (B, T, D) with the kernel :func:`choose_kernel` picks."""
+    choice = choose_kernel(p, x, opts, use_fused=use_fused, unroll=unroll)
+    return _RUNNERS[choice.name.split(":")[0]](p, x, state0, opts), choice

@@ -35,6 +35,8 @@ def fused_blocker(p: CellParams, opts: SequenceOptions, *, unroll: bool = False)
         return "activation must be 'tanh' or 'relu'"
     if p.kind == "gru" and not p.reset_after:
         return "reset_after=False (the fused GRU is the reset_after=True variant)"
+    if (p.bias_ih is None) != (p.bias_hh is None):
+        return "one of the two biases only (the fused kernels take both or neither)"
     if p.layer_norm is not None:
         return "layer_norm=True"
     if opts.zoneout:
@@ -118,10 +120,8 @@ def pair_blocker(pf: CellParams, pb: CellParams) -> str | None:
         return "the directions differ in cell kind or units"
     if pf.activation is not pb.activation:
         return "the directions differ in activation"
-    if (pf.bias_ih is None) != (pb.bias_ih is None) or (pf.bias_hh is None) != (pb.bias_hh is None):
+    if (pf.bias_ih is None) != (pb.bias_ih is None):  # each has both or neither (fused_blocker)
         return "one direction has biases, the other not"
-    if (pf.bias_ih is None) != (pf.bias_hh is None):
-        return "one of the two biases only"
     return None
 
 

@@ -22,7 +22,7 @@ from typing import Any
 import torch
 
 from rnnkit.errors import ConfigError, RnnkitError, invalid
-from rnnkit.kernels import KernelChoice, SequenceOptions, fused_choice, pair_blocker, run_fused_pair
+from rnnkit.kernels import KernelChoice, SequenceOptions, choose_kernel, pair_blocker, run_fused_pair
 from rnnkit.layers.base import Layer, Shape, deserialize_layer, serialize_layer
 from rnnkit.layers.cell import RecurrentCell
 from rnnkit.layers.recurrent import RNN
@@ -161,8 +161,8 @@ class Bidirectional(Layer):
         starts = []
         for i, (layer, state) in enumerate(((fwd, fwd_state), (bwd, bwd_state))):
             opts = SequenceOptions(go_backwards=i == 1, training=training, zoneout=cells[i].zoneout)
-            choice = fused_choice(params[i], x, opts, use_fused=layer.use_fused, unroll=layer.unroll)
-            if choice is None:
+            choice = choose_kernel(params[i], x, opts, use_fused=layer.use_fused, unroll=layer.unroll)
+            if not choice.name.startswith("fused:"):
                 return None
             starts.append(tuple(layer._initial_states(state, B, x)))
         out, state_f, state_b = run_fused_pair(*params, x, starts[0], starts[1], training)
