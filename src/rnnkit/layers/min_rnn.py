@@ -127,7 +127,8 @@ class _MinCell(Layer):
         proj = F.linear(xs, self.weight, self.bias)  # (B, T, G*H)
         if mode == "auto":
             mode = "parallel" if x.is_cuda else "linear"
-        if mode == "linear" and native.min_scan_blocker(x) is None:
+        blocker = native.min_scan_blocker(x) if mode == "linear" else None
+        if mode == "linear" and blocker is None:
             # Gates and recurrence in one C++ pass per batch row (kernels/csrc/min_scan.cpp).
             hs = native.MinScan.apply(self.gates, proj, state0[0], None if mask is None else mask.bool())
             choice = KernelChoice("linear-scan:cpp", "CPU: gates and recurrence in one C++ pass")
@@ -142,8 +143,7 @@ class _MinCell(Layer):
         if mode == "linear":
             # On CPU: one elementwise multiply-add per step, no logcumsumexp (see linear_recurrence).
             hs = linear_recurrence(torch.exp(log_a), torch.exp(log_b), state0[0])
-            why = native.min_scan_blocker(x)
-            choice = KernelChoice("linear-scan:python", f"CPU: elementwise recurrence in Python ({why})")
+            choice = KernelChoice("linear-scan:python", f"CPU: elementwise recurrence in Python ({blocker})")
         elif mode == "sequential":
             h = state0[0]
             outs = []

@@ -106,6 +106,13 @@ scalar_t* ptr(const Tensor& t) {
 // and join is a few microseconds; a step's elementwise work at 64 x 512 is ~30 us).
 constexpr int64_t kGrainElems = 4096;
 
+// Step t of a contiguous (T, ...) buffer, as a raw pointer: Tensor::select would build a new
+// TensorImpl on the heap for each of the dozen buffers a step touches.
+template <typename scalar_t>
+scalar_t* step_ptr(const Tensor& v, int64_t t) {
+  return v.data_ptr<scalar_t>() + t * v.stride(0);
+}
+
 // Runs f(b) for every batch row; rows are independent, so they may run on several threads.
 template <typename F>
 void for_rows(int64_t B, int64_t width, const F& f) {
@@ -215,7 +222,7 @@ void forward_impl(int64_t kind, const Tensor& xp, const Tensor& h0, const Tensor
   const bool* m = mask.defined() ? mask.data_ptr<bool>() : nullptr;
   const scalar_t *lnw = ptr<scalar_t>(ln_w), *lnb = ptr<scalar_t>(ln_b), *bhh = ptr<scalar_t>(b_hh);
   const scalar_t *lncw = ptr<scalar_t>(lnc_w), *lncb = ptr<scalar_t>(lnc_b);
-  Tensor h = h0, c = c0;
+  Tensor h = h0;
   for (int64_t t = 0; t < T; ++t) {
     Tensor h_in = h;
     if (rmask.defined()) h_in = at::mul_out(h_in_buf, h, rmask);
@@ -229,7 +236,7 @@ void forward_impl(int64_t kind, const Tensor& xp, const Tensor& h0, const Tensor
       if (ln) {
         at::mm_out(hw, h_in, w_t);
         scalar_t *src = hw.data_ptr<scalar_t>(), *dst = hp.data_ptr<scalar_t>();
-        scalar_t *xh = S.xhat.select(0, t).data_ptr<scalar_t>(), *rs = S.rstd.select(0, t).data_ptr<scalar_t>();
+        scalar_t *xh = step_ptr<scalar_t>(S.xhat, t), *rs = step_ptr<scalar_t>(S.rstd, t);
         for_rows(B, G, [&](int64_t b) {
           ln_forward_row(src + b * G, lnw, lnb, bhh, xh + b * G, rs + b, dst + b * G, G, eps);
         });
@@ -278,7 +285,7 @@ void forward_impl(int64_t kind, const Tensor& xp, const Tensor& h0, const Tensor
       if (ln) {
         at::mm_out(hw, h_in, w_t);
         scalar_t *src = hw.data_ptr<scalar_t>(), *dst = out.data_ptr<scalar_t>();
-        scalar_t *xh = S.xhat.select(0, t).data_ptr<scalar_t>(), *rs = S.rstd.select(0, t).data_ptr<scalar_t>();
+        scalar_t *xh = step_ptr<scalar_t>(S.xhat, t), *rs = step_ptr<scalar_t>(S.rstd, t);
         for_rows(B, G, [&](int64_t b) {
           ln_forward_row(src + b * G, lnw, lnb, xpp + b * G, xh + b * G, rs + b, dst + b * G, G, eps);
         });
@@ -299,10 +306,10 @@ void forward_impl(int64_t kind, const Tensor& xp, const Tensor& h0, const Tensor
         tanh_<scalar_t>(out.narrow(1, 2 * H, H));  // g
         out.narrow(1, 3 * H, H).sigmoid_();  // o
         const scalar_t* gp = out.data_ptr<scalar_t>();
-        const scalar_t* cp_prev = c.data_ptr<scalar_t>();
-        scalar_t *cn = tmp.data_ptr<scalar_t>(), *cout = S.cs.select(0, t).data_ptr<scalar_t>();
-        scalar_t *xhc = lnc ? S.xhat_c.select(0, t).data_ptr<scalar_t>() : nullptr;
-        scalar_t *rsc = lnc ? S.rstd_c.select(0, t).data_ptr<scalar_t>() : nullptr;
+        const scalar_t* cp_prev = t > 0 ? step_ptr<scalar_t>(S.cs, t - 1) : c0.data_ptr<scalar_t>();
+        scalar_t *cn = tmp.data_ptr<scalar_t>(), *cout = step_ptr<scalar_t>(S.cs, t);
+        scalar_t *xhc = lnc ? step_ptr<scalar_t>(S.xhat_c, t) : nullptr;
+        scalar_t *rsc = lnc ? step_ptr<scalar_t>(S.rstd_c, t) : nullptr;
         for_rows(B, H, [&](int64_t b) {
           const scalar_t* g = gp + b * G;
           const scalar_t* cb = cp_prev + b * H;
@@ -324,7 +331,6 @@ void forward_impl(int64_t kind, const Tensor& xp, const Tensor& h0, const Tensor
             for (int64_t j = 0; j < H; ++j) hout[b * H + j] = o[j] * tc[j];
           }
         });
-        c = S.cs.select(0, t);
       }
     }
     h = ht;
@@ -387,19 +393,19 @@ void backward_impl(int64_t kind, const Tensor& d_outs, Tensor& dh, Tensor& dc, c
   scalar_t* carry = dcarry.data_ptr<scalar_t>();
   // dh = dL/dh_T + dL/d(output_T) on entry.
   {
-    const scalar_t* d = d_outs.select(0, T - 1).data_ptr<scalar_t>();
+    const scalar_t* d = step_ptr<scalar_t>(d_outs, T - 1);
     for (int64_t k = 0; k < B * H; ++k) dhp[k] += d[k];
   }
   for (int64_t t = T - 1; t >= 0; --t) {
-    const scalar_t* hprev = (t > 0 ? S.hs.select(0, t - 1) : h0).data_ptr<scalar_t>();
+    const scalar_t* hprev = (t > 0 ? step_ptr<scalar_t>(S.hs, t - 1) : h0.data_ptr<scalar_t>());
     const bool* mt = m ? m + t * B : nullptr;
-    scalar_t* gxt = gx.select(0, t).data_ptr<scalar_t>();
-    scalar_t* ght = gh.select(0, t).data_ptr<scalar_t>();
+    scalar_t* gxt = step_ptr<scalar_t>(gx, t);
+    scalar_t* ght = step_ptr<scalar_t>(gh, t);
     if (kind == kLSTM) {
-      const scalar_t* g = S.s0.select(0, t).data_ptr<scalar_t>();
-      const scalar_t* cprev = (t > 0 ? S.cs.select(0, t - 1) : c0).data_ptr<scalar_t>();
+      const scalar_t* g = step_ptr<scalar_t>(S.s0, t);
+      const scalar_t* cprev = (t > 0 ? step_ptr<scalar_t>(S.cs, t - 1) : c0.data_ptr<scalar_t>());
       scalar_t* tc = tc_buf.data_ptr<scalar_t>();
-      const scalar_t* xhc = lnc ? S.xhat_c.select(0, t).data_ptr<scalar_t>() : nullptr;
+      const scalar_t* xhc = lnc ? step_ptr<scalar_t>(S.xhat_c, t) : nullptr;
       // tc = tanh(c_new), or tanh(LN(c_new)): c_new recomputed, cheaper than saving it.
       for_rows(B, H, [&](int64_t b) {
         const scalar_t* gb = g + b * G;
@@ -410,7 +416,7 @@ void backward_impl(int64_t kind, const Tensor& d_outs, Tensor& dh, Tensor& dc, c
       });
       tanh_<scalar_t>(tc_buf);
       scalar_t* dco = lnc ? dco_buf.data_ptr<scalar_t>() : nullptr;
-      const scalar_t* rsc = lnc ? S.rstd_c.select(0, t).data_ptr<scalar_t>() : nullptr;
+      const scalar_t* rsc = lnc ? step_ptr<scalar_t>(S.rstd_c, t) : nullptr;
       const auto lstm_row = [&](int64_t b) {
         const scalar_t* gb = g + b * G;
         scalar_t* gxb = gxt + b * G;
@@ -450,9 +456,9 @@ void backward_impl(int64_t kind, const Tensor& d_outs, Tensor& dh, Tensor& dc, c
       for_rows(B, H, lstm_row);
       if (lnc) accumulate_gains(dco, xhc, B, H, acc_lnc_w, acc_lnc_b);
     } else if (kind == kGRU) {
-      const scalar_t* rz = S.s0.select(0, t).data_ptr<scalar_t>();
-      const scalar_t* n = S.s1.select(0, t).data_ptr<scalar_t>();
-      const scalar_t* hp = S.s2.select(0, t).data_ptr<scalar_t>();
+      const scalar_t* rz = step_ptr<scalar_t>(S.s0, t);
+      const scalar_t* n = step_ptr<scalar_t>(S.s1, t);
+      const scalar_t* hp = step_ptr<scalar_t>(S.s2, t);
       for_rows(B, H, [&](int64_t b) {
         const scalar_t* __restrict__ r = rz + b * 2 * H;
         const scalar_t* __restrict__ z = r + H;
@@ -484,7 +490,7 @@ void backward_impl(int64_t kind, const Tensor& d_outs, Tensor& dh, Tensor& dc, c
         }
       });
     } else {
-      const scalar_t* y = S.s0.select(0, t).data_ptr<scalar_t>();
+      const scalar_t* y = step_ptr<scalar_t>(S.s0, t);
       for_rows(B, H, [&](int64_t b) {
         const bool take = !mt || mt[b];
         for (int64_t j = 0; j < H; ++j) {
@@ -498,15 +504,15 @@ void backward_impl(int64_t kind, const Tensor& d_outs, Tensor& dh, Tensor& dc, c
     if (ln) {
       // The gate gradients reach the LN's output: accumulate the gains' gradients from them,
       // then dL/d(h_in W_hh^T) is the LN backward (in place for the GRU, where src is gh).
-      const scalar_t* xh = S.xhat.select(0, t).data_ptr<scalar_t>();
-      const scalar_t* rs = S.rstd.select(0, t).data_ptr<scalar_t>();
+      const scalar_t* xh = step_ptr<scalar_t>(S.xhat, t);
+      const scalar_t* rs = step_ptr<scalar_t>(S.rstd, t);
       const scalar_t* src = kind == kGRU ? ght : gxt;  // may alias ght: no restrict
       accumulate_gains(src, xh, B, G, acc_ln_w, acc_ln_b);
       for_rows(B, G, [&](int64_t b) { ln_backward_row(src + b * G, xh + b * G, rs[b], lnw, ght + b * G, G); });
     }
     at::mm_out(dh_in, gh.select(0, t), w_hh);  // (B, G) x (G, H)
     const scalar_t* dip = dh_in.data_ptr<scalar_t>();
-    const scalar_t* dnext = t > 0 ? d_outs.select(0, t - 1).data_ptr<scalar_t>() : nullptr;
+    const scalar_t* dnext = t > 0 ? step_ptr<scalar_t>(d_outs, t - 1) : nullptr;
     for_rows(B, H, [&](int64_t b) {
       for (int64_t j = 0; j < H; ++j) {
         const int64_t k = b * H + j;
