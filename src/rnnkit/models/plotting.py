@@ -1,8 +1,12 @@
-"""Training curves to PNG: ``plot_history(history, "curve.png")``; and the figure helpers
-every plot in rnnkit draws with (:func:`new_figure`, :func:`save_png`).
+"""Training curves: ``plot_history(history, "curve.png")``; and the figure helpers every plot
+in rnnkit draws with (:func:`new_figure`, :func:`save_png`).
 
 One panel per quantity (loss, then each metric), training and ``val_`` curves
 together, epochs on x. Uses matplotlib's Agg backend: no display needed.
+
+The file's suffix chooses its format (:data:`FIGURE_FORMATS`: ``.png``, ``.svg``, ``.pdf``,
+``.jpg``/``.jpeg``); any other suffix is refused before anything is drawn or written, so
+``--plot x.jpg`` gives a JPEG, never PNG bytes under a .jpg name.
 """
 
 from __future__ import annotations
@@ -13,7 +17,22 @@ from pathlib import Path
 from typing import Any
 
 from rnnkit.errors import ConfigError, MissingDependencyError, invalid
-from rnnkit.models.saving import atomic_write
+from rnnkit.utils.io import atomic_write
+
+# suffix -> matplotlib's format name. JPEG goes through Pillow (a matplotlib dependency).
+FIGURE_FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf", ".jpg": "jpeg", ".jpeg": "jpeg"}
+
+
+def figure_format(path: str | os.PathLike[str], name: str = "path") -> str:
+    """The matplotlib format for ``path``'s suffix (case-insensitive); ConfigError naming
+    ``name`` and the allowed suffixes otherwise. Commands call it on their ``--plot FILE``
+    before any work, so a bad name fails at once."""
+    fmt = FIGURE_FORMATS.get(Path(path).suffix.lower())
+    if fmt is None:
+        raise ConfigError(
+            invalid(name, os.fspath(path), "a file name ending in .png, .svg, .pdf, .jpg or .jpeg")
+        )
+    return fmt
 
 
 def new_figure(width: float, height: float, dpi: int = 100) -> Any:
@@ -30,16 +49,21 @@ def new_figure(width: float, height: float, dpi: int = 100) -> Any:
 
 
 def save_png(fig: Any, path: str | os.PathLike[str]) -> Path:
-    """Lay out and write ``fig`` as a PNG, atomically (readers never see half a file)."""
+    """Lay out and write ``fig`` to ``path`` in the format its suffix names (see
+    :func:`figure_format`; the name stays from when PNG was the only one), atomically:
+    readers never see half a file, and the file's mode follows the umask."""
+    fmt = figure_format(path)
     fig.tight_layout()
     buf = io.BytesIO()
-    fig.savefig(buf, format="png")
+    fig.savefig(buf, format=fmt)
     atomic_write(path, buf.getvalue())
     return Path(path)
 
 
 def plot_history(history: Any, path: str | os.PathLike[str], title: str | None = None) -> None:
-    """Draw ``history`` (a :class:`History` or its ``.history`` dict) to a PNG at ``path``."""
+    """Draw ``history`` (a :class:`History` or its ``.history`` dict) to ``path`` (PNG, SVG,
+    PDF or JPEG, by suffix)."""
+    figure_format(path)
     logs = getattr(history, "history", history)
     if not isinstance(logs, dict) or not logs:
         raise ConfigError(
