@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from rnnkit.errors import DataError, ShapeError
+from rnnkit.utils.io import atomic_write_json
 
 
 class StandardScaler:
@@ -87,9 +88,7 @@ class StandardScaler:
         return s
 
     def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.write_text(json.dumps(self.to_dict()), encoding="utf-8")
-        return path
+        return atomic_write_json(path, self.to_dict(), indent=None)
 
     @classmethod
     def load(cls, path: str | Path) -> StandardScaler:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from rnnkit.errors import ConfigError, DataError, MissingDependencyError, invalid
+from rnnkit.utils.io import atomic_write_json
 
 PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<bos>", "<eos>"
 SPECIAL_TOKENS: tuple[str, ...] = (PAD, UNK, BOS, EOS)
@@ -161,10 +162,7 @@ class Tokenizer:
 
     def save(self, path: str | Path) -> Path:
         """Write the tokenizer as UTF-8 JSON and return the path."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_dict(), ensure_ascii=False, indent=1), encoding="utf-8")
-        return path
+        return atomic_write_json(path, self.to_dict(), indent=1)
 
     @classmethod
     def load(cls, path: str | Path) -> Tokenizer:

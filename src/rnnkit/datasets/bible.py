@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import shutil
 import subprocess
 
 from rnnkit.datasets.registry import DatasetInfo, PairsDataset, cache_dir, register, seeded_split
 from rnnkit.errors import DataError, MissingDependencyError
+from rnnkit.utils.io import atomic_write_json
 
 logger = logging.getLogger(__name__)
 
@@ -100,10 +100,8 @@ def load_bible_en_es(info: DatasetInfo, variant: str | None = None) -> PairsData
             raise DataError(
                 f"dataset 'bible_en_es': only {len(pairs)} verse pairs aligned; the modules look wrong."
             )
-        # Write then rename, so a parallel test worker never reads a half-written cache.
-        tmp = cached.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(json.dumps(pairs, ensure_ascii=False), encoding="utf-8")
-        tmp.replace(cached)
+        # Atomic, so a parallel test worker never reads a half-written cache.
+        atomic_write_json(cached, pairs, indent=None)
         logger.info("bible_en_es: cached %d verse pairs in %s", len(pairs), cached)
     tr, va, te = seeded_split(len(pairs), info.splits["validation"], info.splits["test"])
 
