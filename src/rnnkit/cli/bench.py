@@ -9,7 +9,6 @@ final held-out loss against the memoryless baseline (rnnkit.tasks.memory).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,6 +18,7 @@ from rich.table import Table
 
 from rnnkit.cli.diagnose import command_line, parse_cells, parse_ints
 from rnnkit.tasks.memory import CELLS, TASKS, MemoryResults, check_lengths, check_task, run_memory_benchmark
+from rnnkit.utils.io import atomic_write_json
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Measured benchmarks.")
 
@@ -71,8 +71,7 @@ def memory(
             f"(baseline {row.baseline:.4g}) after {row.steps} steps, {row.seconds:.0f} s"
         )
         if json_path is not None:  # after every run, so a long benchmark leaves partial results
-            json_path.parent.mkdir(parents=True, exist_ok=True)
-            json_path.write_text(json.dumps({"command": command, **results.to_dict()}, indent=1) + "\n")
+            atomic_write_json(json_path, {"command": command, **results.to_dict()}, indent=1)
 
     results = run_memory_benchmark(
         task,
@@ -137,7 +136,7 @@ def speed(
         on_row=lambda row: console.print(_speed_line(row)),
     )
     if json_path is not None:
-        json_path.write_text(json.dumps({"command": command_line(), **results}, indent=2) + "\n")
+        atomic_write_json(json_path, {"command": command_line(), **results})
 
 
 def _speed_line(row: dict[str, Any]) -> str:

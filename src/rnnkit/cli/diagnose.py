@@ -9,7 +9,6 @@ The math is in docs/vanishing-gradients.md; the measurement in rnnkit.tasks.grad
 
 from __future__ import annotations
 
-import json
 import shlex
 import sys
 from pathlib import Path
@@ -22,6 +21,7 @@ from rich.table import Table
 from rnnkit.errors import ConfigError, invalid
 from rnnkit.tasks.gradients import gradient_report, plot_gradient_report
 from rnnkit.tasks.memory import CELLS, INITS, check_cells, check_init, check_length
+from rnnkit.utils.io import atomic_write_json
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Diagnose recurrent networks.")
 
@@ -102,8 +102,7 @@ def gradients(
     report["command"] = command_line()
     _print_report(report)
     if json_path is not None:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(report, indent=1) + "\n")
+        atomic_write_json(json_path, report, indent=1)
         typer.echo(f"wrote {json_path}")
     if plot is not None:
         typer.echo(f"wrote {plot_gradient_report(report, plot)}")
