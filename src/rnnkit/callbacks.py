@@ -1,4 +1,5 @@
-"""``from rnnkit.callbacks import ...`` as in Keras: re-exports :mod:`rnnkit.models.callbacks`."""
+"""``from rnnkit.callbacks import ...`` as in Keras: the callbacks of :mod:`rnnkit.models.callbacks`
+(they live beside the training loop that calls them)."""
 
 from rnnkit.models.callbacks import (
     BackupAndRestore,
@@ -8,6 +9,7 @@ from rnnkit.models.callbacks import (
     History,
     LambdaCallback,
     ModelCheckpoint,
+    ProgbarLogger,
     ReduceLROnPlateau,
     TensorBoard,
     TerminateOnNaN,
@@ -21,6 +23,7 @@ __all__ = [
     "History",
     "LambdaCallback",
     "ModelCheckpoint",
+    "ProgbarLogger",
     "ReduceLROnPlateau",
     "TensorBoard",
     "TerminateOnNaN",

@@ -67,7 +67,34 @@ def set_mask(x: Any, mask: Tensor | None) -> None:
             x._keras_mask = mask  # type: ignore[attr-defined]
 
 
-class Layer(nn.Module):
+class Weights:
+    """``count_params`` / ``get_weights`` / ``set_weights``: one definition for layers and models.
+
+    Mixed into :class:`Layer` and ``rnnkit.models.Model`` (both ``torch.nn.Module``s), so a
+    model and a layer count, read and check weights identically.
+    """
+
+    def count_params(self) -> int:
+        return sum(p.numel() for p in self.parameters())  # type: ignore[attr-defined]
+
+    def get_weights(self) -> list[Any]:
+        """The weights as NumPy arrays, in registration order (torch layout)."""
+        return [p.detach().cpu().numpy() for p in self.parameters()]  # type: ignore[attr-defined]
+
+    @torch.no_grad()
+    def set_weights(self, weights: list[Any]) -> None:
+        """Copy ``weights`` (in :meth:`get_weights`'s order) in; the count and every shape must match."""
+        params = list(self.parameters())  # type: ignore[attr-defined]
+        if len(weights) != len(params):
+            raise ShapeError(invalid("weights", f"a list of {len(weights)} arrays", f"{len(params)} arrays"))
+        for p, w in zip(params, weights, strict=True):
+            t = torch.as_tensor(w, dtype=p.dtype, device=p.device)
+            if t.shape != p.shape:
+                raise ShapeError(invalid("weights", tuple(t.shape), f"shape {tuple(p.shape)}"))
+            p.copy_(t)
+
+
+class Layer(Weights, nn.Module):
     """Base class of every rnnkit layer (and cell)."""
 
     supports_masking: ClassVar[bool] = False
@@ -221,24 +248,6 @@ class Layer(nn.Module):
         for layer in self.rnnkit_layers():
             for pname, c in layer._constraints.items():
                 constraints_mod.apply(c, getattr(layer, pname))
-
-    def count_params(self) -> int:
-        return sum(p.numel() for p in self.parameters())
-
-    def get_weights(self) -> list[Any]:
-        """The weights as NumPy arrays, in registration order (torch layout)."""
-        return [p.detach().cpu().numpy() for p in self.parameters()]
-
-    @torch.no_grad()
-    def set_weights(self, weights: list[Any]) -> None:
-        params = list(self.parameters())
-        if len(weights) != len(params):
-            raise ShapeError(invalid("weights", f"a list of {len(weights)} arrays", f"{len(params)} arrays"))
-        for p, w in zip(params, weights, strict=True):
-            t = torch.as_tensor(w, dtype=p.dtype, device=p.device)
-            if t.shape != p.shape:
-                raise ShapeError(invalid("weights", tuple(t.shape), f"shape {tuple(p.shape)}"))
-            p.copy_(t)
 
     # ---------------------------------------------------------- serialization
     def get_config(self) -> dict[str, Any]:

@@ -1,13 +1,23 @@
 """Models and training: ``Sequential``, ``Model``, compile/fit/evaluate/predict, callbacks, saving.
 
 Imports flow core -> kernels -> layers -> models: nothing here is imported by layers.
+Losses, metrics and optimizers are defined once, at Keras's paths (``rnnkit.losses`` ...);
+``rnnkit.models.losses`` (and ``.metrics``, ``.optimizers``) name the same module objects,
+so the older import paths keep working without a second copy.
 """
 
-from rnnkit.models import callbacks, losses, metrics, optimizers
+import sys
+
+from rnnkit import losses, metrics, optimizers
+from rnnkit.models import callbacks
 from rnnkit.models.model import MODELS, Model
 from rnnkit.models.plotting import plot_history
 from rnnkit.models.saving import load_model
 from rnnkit.models.sequential import Sequential
+
+for _mod in (losses, metrics, optimizers):
+    sys.modules[f"{__name__}.{_mod.__name__.rsplit('.', 1)[1]}"] = _mod
+del _mod
 
 __all__ = [
     "MODELS",

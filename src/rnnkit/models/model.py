@@ -37,13 +37,16 @@ import torch
 from torch import nn
 
 from rnnkit.errors import ConfigError, invalid
-from rnnkit.layers.base import Layer, _snake, unique_name
+from rnnkit.layers.base import Layer, Weights, _snake, unique_name
+from rnnkit.models import saving
+from rnnkit.models.progress import write
+from rnnkit.models.saving import MODELS
 from rnnkit.models.training import Trainer
 
-MODELS: dict[str, type[Model]] = {}
+__all__ = ["MODELS", "Model"]
 
 
-class Model(Trainer, nn.Module):
+class Model(Trainer, Weights, nn.Module):
     """Base class of trainable models (``Sequential`` is one)."""
 
     _config_args: ClassVar[bool] = True
@@ -78,20 +81,6 @@ class Model(Trainer, nn.Module):
     @property
     def built(self) -> bool:
         return all(m.built for m in self.modules() if isinstance(m, Layer))
-
-    def count_params(self) -> int:
-        return sum(p.numel() for p in self.parameters())
-
-    def get_weights(self) -> list[Any]:
-        return [p.detach().cpu().numpy() for p in self.parameters()]
-
-    @torch.no_grad()
-    def set_weights(self, weights: list[Any]) -> None:
-        params = list(self.parameters())
-        if len(weights) != len(params):
-            raise ConfigError(invalid("weights", f"a list of {len(weights)} arrays", f"{len(params)} arrays"))
-        for p, w in zip(params, weights, strict=True):
-            p.copy_(torch.as_tensor(w, dtype=p.dtype, device=p.device))
 
     def regularization_loss(self) -> torch.Tensor | float:
         """Sum of the weight and activity penalties of every layer (``fit`` adds it to the loss)."""
@@ -146,19 +135,13 @@ class Model(Trainer, nn.Module):
         rng_state: bool = False,
     ) -> None:
         """Write config (JSON), weights, optimizer state and ``epoch`` to one safetensors file, atomically."""
-        from rnnkit.models.saving import save_model
-
-        save_model(self, path, include_optimizer=include_optimizer, epoch=epoch, rng_state=rng_state)
+        saving.save_model(self, path, include_optimizer=include_optimizer, epoch=epoch, rng_state=rng_state)
 
     def save_weights(self, path: str | os.PathLike[str]) -> None:
-        from rnnkit.models.saving import save_weights
-
-        save_weights(self, path)
+        saving.save_weights(self, path)
 
     def load_weights(self, path: str | os.PathLike[str]) -> None:
-        from rnnkit.models.saving import load_weights
-
-        load_weights(self, path)
+        saving.load_weights(self, path)
 
     # ------------------------------------------------------------------ summary
     def _summary_rows(self) -> list[tuple[str, str, int]]:
@@ -216,8 +199,6 @@ class Model(Trainer, nn.Module):
         if opt_params:
             lines.append(f" Optimizer params: {opt_params:,} ({_bytes(opt_params * itemsize)})")
         if print_fn is None:
-            from rnnkit.models.progress import write
-
             print_fn = write
         for line in lines:
             print_fn(line)

@@ -9,8 +9,8 @@ File layout (``model.save(path)``; any file name, ``.safetensors`` recommended):
   groups and scalar state), ``epoch``, ``rng`` (JSON), and ``sha256`` over all of
   the above, so a flipped byte is caught and not silently loaded.
 
-Writes go to a temporary file in the same folder, are fsync'ed, then ``os.replace``d
-over the target: a process killed mid-save leaves the previous checkpoint intact.
+Writes go through :func:`rnnkit.utils.io.atomic_write`: a process killed mid-save
+leaves the previous checkpoint intact.
 Reading parses JSON and raw tensors only (``safetensors``): no pickle anywhere.
 """
 
@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -29,40 +28,21 @@ from safetensors import SafetensorError
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
+from rnnkit import losses as losses_mod
+from rnnkit import metrics as metrics_mod
+from rnnkit import optimizers as optimizers_mod
 from rnnkit.errors import CheckpointError, ConfigError, invalid
 from rnnkit.layers.base import Layer, _as_shape
-from rnnkit.models import losses as losses_mod
-from rnnkit.models import metrics as metrics_mod
-from rnnkit.models import optimizers as optimizers_mod
+from rnnkit.utils.io import atomic_write
+
+# Model classes by name, so load_model rebuilds a subclass from its saved class name.
+# ``Model.__init_subclass__`` fills it; it lives here (not in model.py) so that model.py
+# imports saving and saving never imports model.
+MODELS: dict[str, type] = {}
 
 FORMAT = "rnnkit.model/1"
 WEIGHTS_FORMAT = "rnnkit.weights/1"
 Tensor = torch.Tensor
-
-
-# ------------------------------------------------------------------ atomic files
-def atomic_write(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the new one, never a mix."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())  # the bytes are on disk before the rename makes them visible
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    try:  # make the rename itself durable
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError:
-        pass  # some file systems cannot fsync a directory; the rename is still atomic
 
 
 def _digest(tensors: dict[str, Tensor], metadata: dict[str, str]) -> str:
@@ -263,8 +243,6 @@ def load_model(
 
     ``model.initial_epoch`` is the epoch to resume from: ``fit(..., initial_epoch=model.initial_epoch)``.
     """
-    from rnnkit.models.model import MODELS
-
     tensors, meta = _read(path, FORMAT)
     try:
         cfg = json.loads(meta["model"])

@@ -13,10 +13,10 @@ from typing import Any
 
 import torch
 
+from rnnkit import losses as losses_mod
+from rnnkit import metrics as metrics_mod
+from rnnkit import optimizers as optimizers_mod
 from rnnkit.errors import ConfigError, DataError, invalid
-from rnnkit.models import losses as losses_mod
-from rnnkit.models import metrics as metrics_mod
-from rnnkit.models import optimizers as optimizers_mod
 from rnnkit.utils.device import resolve_device
 
 Tensor = torch.Tensor

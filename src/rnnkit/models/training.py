@@ -24,11 +24,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from rnnkit import metrics as metrics_mod
 from rnnkit.errors import ConfigError, TrainingError, invalid
 from rnnkit.models import distributed
-from rnnkit.models import metrics as metrics_mod
-from rnnkit.models.callbacks import Callback, CallbackList, History, TerminateOnNaN
+from rnnkit.models.callbacks import Callback, CallbackList, History, ProgbarLogger, TerminateOnNaN
 from rnnkit.models.data import ArrayData, LoaderData, adapt, class_weights_to_sample_weights, tree_leaves
+from rnnkit.models.progress import format_logs, write
 from rnnkit.models.steps import PRECISIONS, Steps, Tensor, call_model  # noqa: F401 (re-exported)
 from rnnkit.utils.device import resolve_device
 
@@ -161,8 +162,6 @@ class Trainer(Steps):
         history = History()
         cbs = list(callbacks or [])
         if verbose and distributed.is_main_process():
-            from rnnkit.models.progress import ProgbarLogger
-
             cbs.append(ProgbarLogger(verbose=int(verbose)))
         cbs.append(history)
         params = {"epochs": epochs, "steps": steps, "verbose": verbose, "batch_size": batch_size}
@@ -297,8 +296,6 @@ class Trainer(Steps):
         logs = self._run_eval(data, batch_size, rank, world, cb)
         cb.call("on_test_end", logs)
         if verbose and distributed.is_main_process():
-            from rnnkit.models.progress import format_logs, write
-
             write(f"evaluate - {time.perf_counter() - t0:.0f}s - {format_logs(logs)}")
         if return_dict:
             return logs
