@@ -4,6 +4,7 @@ from rnnkit import layers
 layers.LSTM(64, return_sequences=True)
 """
 
+from rnnkit.layers.attention import AdditiveAttention, Attention
 from rnnkit.layers.base import Layer, deserialize_layer, serialize_layer
 from rnnkit.layers.bidirectional import MERGE_FNS, Bidirectional
 from rnnkit.layers.cell import RecurrentCell
@@ -32,6 +33,8 @@ __all__ = [
     "MERGE_FNS",
     "RNN",
     "Activation",
+    "AdditiveAttention",
+    "Attention",
     "Bidirectional",
     "Dense",
     "Dropout",
