@@ -8,6 +8,9 @@
   activations) and whatever :func:`fast_blocker` allows. Its time loop is C++
   (``fast:cpp``, :mod:`rnnkit.kernels.native`) where that serves the cell, else Python
   (``fast:python``).
+- minGRU/minLSTM (:mod:`rnnkit.kernels.min_scan`) have kernels of the same three families:
+  ``parallel-scan`` (fused), ``linear-scan:cpp``/``linear-scan:python`` (fast) and
+  ``sequential`` (reference); the same decision serves them.
 
 :func:`run_sequence` picks one and returns a :class:`KernelChoice` saying which ran
 and why. ``use_fused="auto"`` (the default) takes the fused kernel when eligible --
@@ -31,11 +34,13 @@ from rnnkit.core.cells import CellParams, State
 from rnnkit.errors import ConfigError, KernelError, invalid
 from rnnkit.kernels.fast import fast_blocker, fast_loop, run_fast
 from rnnkit.kernels.fused import fused_blocker, mask_blocker, pair_blocker, run_fused, run_fused_pair
+from rnnkit.kernels.min_scan import MIN_KERNELS, MinParams, linear_scan_name, run_min
 from rnnkit.kernels.reference import SequenceOptions, SequenceResult, run_reference
 
 __all__ = [
     "KERNELS",
     "KernelChoice",
+    "MinParams",
     "SequenceOptions",
     "SequenceResult",
     "check_use_fused",
@@ -114,8 +119,31 @@ def _cpp_beats_aten(p: CellParams, x: torch.Tensor, opts: SequenceOptions) -> bo
     return fast_blocker(p, opts) is None and fast_loop(p, x, opts) == "cpp"
 
 
+def _choose_min(x: torch.Tensor, use_fused: str | bool, unroll: bool) -> KernelChoice:
+    """The min-RNNs' kernel: forced, else reference for unroll, fused for use_fused=True, fast for
+    False; "auto" takes the parallel scan on CUDA and the time-order scan on CPU. Every family
+    runs every min-RNN configuration, so nothing here raises."""
+    forced = _FORCED.get()
+    if forced is not None:
+        family, why = forced, "forced"
+    elif unroll:
+        family, why = "reference", "unroll=True"
+    elif use_fused is True:
+        family, why = "fused", "use_fused=True"
+    elif use_fused is False:
+        family, why = "fast", "use_fused=False"
+    elif x.is_cuda:
+        family, why = "fused", "CUDA: log-space scan, parallel over time"
+    else:
+        family, why = "fast", "CPU: the recurrence in time order (logcumsumexp is a scalar loop here)"
+    if family != "fast":
+        return KernelChoice(MIN_KERNELS[family], why)
+    name, blocker = linear_scan_name(x)
+    return KernelChoice(name, why if blocker is None else f"{why}; C++ pass: {blocker}")
+
+
 def choose_kernel(
-    p: CellParams,
+    p: CellParams | MinParams,
     x: torch.Tensor,
     opts: SequenceOptions,
     *,
@@ -125,6 +153,8 @@ def choose_kernel(
     """Which kernel :func:`run_sequence` runs for this configuration, and why: the fastest
     eligible one, or the one pinned by :func:`force`. Raises KernelError where a forced kernel,
     or ``use_fused=True``, cannot run it."""
+    if isinstance(p, MinParams):
+        return _choose_min(x, use_fused, unroll)
     forced = _FORCED.get()
     if forced == "reference":
         return KernelChoice("reference", "forced")
@@ -163,7 +193,7 @@ _RUNNERS = {"reference": run_reference, "fast": run_fast, "fused": run_fused}
 
 
 def run_sequence(
-    p: CellParams,
+    p: CellParams | MinParams,
     x: torch.Tensor,
     state0: State,
     opts: SequenceOptions,
@@ -173,4 +203,6 @@ def run_sequence(
 ) -> tuple[SequenceResult, KernelChoice]:
     """Run cell ``p`` over x (B, T, D) with the kernel :func:`choose_kernel` picks."""
     choice = choose_kernel(p, x, opts, use_fused=use_fused, unroll=unroll)
+    if isinstance(p, MinParams):
+        return run_min(p, x, state0, opts, choice.name), choice
     return _RUNNERS[choice.name.split(":")[0]](p, x, state0, opts), choice

@@ -13,16 +13,17 @@ minLSTM::
     h_t = f'_t * h_{t-1} + i'_t * h~_t
 
 with g(v) = v + 0.5 for v >= 0, sigmoid(v) otherwise (positive, so log g exists; paper
-appendix). Both are h_t = a_t h_{t-1} + b_t with a_t, b_t from x alone. On a GPU,
-:func:`rnnkit.core.parallel_scan.log_space_scan` computes every h_t at once (kernel
-``parallel-scan``). On a CPU (``mode="auto"``) there is no parallelism over time to win
-and PyTorch's logcumsumexp is a scalar loop, so the recurrence runs in time order:
-``linear-scan:cpp`` (``kernels/csrc/min_scan.cpp``) computes the gates and the
-recurrence in one pass per batch row, forward and backward -- the elementwise ops that
-build a_t and b_t as whole (B, T, H) tensors cost more than a GRU's recurrent GEMMs --
-and ``linear-scan:python`` (:func:`~rnnkit.core.parallel_scan.linear_recurrence`) runs
-when the C++ kernel is off. The cells also run one step at a time (the Keras cell
-contract), which is how a decoder uses them; all modes give the same outputs (tested).
+appendix). Both are h_t = a_t h_{t-1} + b_t with a_t, b_t from x alone.
+
+The kernels live in :mod:`rnnkit.kernels.min_scan` and :func:`rnnkit.kernels.choose_kernel`
+picks one, as for every other cell: on a GPU the log-space ``parallel-scan`` (fused family);
+on a CPU the recurrence in time order, ``linear-scan:cpp`` (gates and recurrence in one C++
+pass per batch row) or ``linear-scan:python`` when the C++ kernel is off (fast family);
+``sequential`` steps with autograd through T (reference). ``use_fused`` and
+``with kernels.force(...)`` reach these layers; ``mode="parallel"`` is ``use_fused=True``
+and ``mode="sequential"`` the reference loop. The cells also run one step at a time (the
+Keras cell contract), which is how a decoder uses them; all kernels give the same outputs
+(tested).
 As cells of :class:`~rnnkit.layers.recurrent.RNN` they take masks, ``go_backwards``,
 ``stateful``, ``return_state`` and :class:`Bidirectional`.
 """
@@ -35,27 +36,19 @@ import torch
 import torch.nn.functional as F
 
 from rnnkit.core import initializers as init_mod
-from rnnkit.core.parallel_scan import linear_recurrence, log_space_scan
 from rnnkit.errors import ConfigError, invalid
-from rnnkit.kernels import KernelChoice, SequenceOptions, SequenceResult, native
+from rnnkit.kernels import KernelChoice, MinParams, SequenceOptions, SequenceResult, run_sequence
+from rnnkit.kernels.min_scan import g, log_g, min_coefficients
 from rnnkit.layers.base import Layer, Shape
 from rnnkit.layers.core_layers import check_last_dim, check_positive_int, check_rate
 from rnnkit.layers.recurrent import RNN
 
+__all__ = ["MinGRU", "MinGRUCell", "MinLSTM", "MinLSTMCell", "g", "log_g"]
+
 Tensor = torch.Tensor
-# auto: the log-space parallel scan on CUDA, the elementwise linear recurrence on CPU;
-# parallel: always the log-space scan; sequential: the cell's own step, autograd through T steps.
+# auto: kernels.choose_kernel decides (use_fused as for any layer); parallel: the log-space scan
+# (= use_fused=True); sequential: the step loop, autograd through T steps (the reference kernel).
 MODES = ("auto", "parallel", "sequential")
-
-
-def g(v: Tensor) -> Tensor:
-    """The positive activation of the min-RNNs: v + 0.5 (v >= 0), sigmoid(v) (v < 0)."""
-    return torch.where(v >= 0, v + 0.5, torch.sigmoid(v))
-
-
-def log_g(v: Tensor) -> Tensor:
-    """log g(v), computed stably: log(relu(v) + 0.5) or -softplus(-v)."""
-    return torch.where(v >= 0, torch.log(F.relu(v) + 0.5), -F.softplus(-v))
 
 
 class _MinCell(Layer):
@@ -104,9 +97,13 @@ class _MinCell(Layer):
     def get_initial_state(self, batch_size: int) -> list[Tensor]:
         return [self.weight.new_zeros(batch_size, self.units)]
 
+    def params(self) -> MinParams:
+        """The weights as the kernels take them."""
+        return MinParams(self.gates, self.weight, self.bias)
+
     def coefficients(self, proj: Tensor) -> tuple[Tensor, Tensor]:
         """(log a, log b) of h_t = a_t h_{t-1} + b_t from the projection (..., G*H)."""
-        raise NotImplementedError
+        return min_coefficients(self.gates, proj)
 
     def call(self, inputs: Tensor, states: Any, training: bool = False) -> tuple[Tensor, list[Tensor]]:
         """One step (the sequential mode): h_t = a_t h_{t-1} + b_t."""
@@ -115,57 +112,6 @@ class _MinCell(Layer):
         log_a, log_b = self.coefficients(F.linear(inputs, self.weight, self.bias))
         h = torch.exp(log_a) * h + torch.exp(log_b)
         return h, [h]
-
-    def run_sequence(
-        self, x: Tensor, state0: tuple[Tensor, ...], opts: SequenceOptions, mode: str
-    ) -> tuple[SequenceResult, KernelChoice]:
-        """The whole sequence at once with the log-space scan (or step by step for ``mode='sequential'``)."""
-        xs = x.flip(1) if opts.go_backwards else x  # processing order, as Keras's go_backwards
-        mask = None if opts.mask is None else (opts.mask.flip(1) if opts.go_backwards else opts.mask)
-        if opts.input_dropout_mask is not None:
-            xs = xs * opts.input_dropout_mask.unsqueeze(1)
-        proj = F.linear(xs, self.weight, self.bias)  # (B, T, G*H)
-        if mode == "auto":
-            mode = "parallel" if x.is_cuda else "linear"
-        blocker = native.min_scan_blocker(x) if mode == "linear" else None
-        if mode == "linear" and blocker is None:
-            # Gates and recurrence in one C++ pass per batch row (kernels/csrc/min_scan.cpp).
-            hs = native.MinScan.apply(self.gates, proj, state0[0], None if mask is None else mask.bool())
-            choice = KernelChoice("linear-scan:cpp", "CPU: gates and recurrence in one C++ pass")
-            return self._finish(hs, mask, opts), choice
-        log_a, log_b = self.coefficients(proj)  # (B, T, H) each
-        if mask is not None:
-            # A masked step keeps the state: a = 1, b = 0 (log b -> a very negative number, not -inf,
-            # so logcumsumexp's gradient stays finite).
-            m = mask.unsqueeze(-1)
-            log_a = log_a.masked_fill(~m, 0.0)
-            log_b = log_b.masked_fill(~m, torch.finfo(log_b.dtype).min / 4)
-        if mode == "linear":
-            # On CPU: one elementwise multiply-add per step, no logcumsumexp (see linear_recurrence).
-            hs = linear_recurrence(torch.exp(log_a), torch.exp(log_b), state0[0])
-            choice = KernelChoice("linear-scan:python", f"CPU: elementwise recurrence in Python ({blocker})")
-        elif mode == "sequential":
-            h = state0[0]
-            outs = []
-            for la, lb in zip(log_a.unbind(1), log_b.unbind(1), strict=True):
-                h = torch.exp(la) * h + torch.exp(lb)
-                outs.append(h)
-            hs = torch.stack(outs, dim=1)
-            choice = KernelChoice("sequential", "mode='sequential'")
-        else:
-            hs = log_space_scan(log_a, log_b, state0[0])
-            choice = KernelChoice("parallel-scan", "log-space scan over time")
-        return self._finish(hs, mask, opts), choice
-
-    @staticmethod
-    def _finish(hs: Tensor, mask: Tensor | None, opts: SequenceOptions) -> SequenceResult:
-        """The layer's outputs from every step's state hs (B, T, H), as Keras masks them."""
-        if mask is not None:
-            valid = mask if opts.zero_output_for_mask else mask.int().cummax(dim=1).values.bool()
-            outs_t = hs * valid.unsqueeze(-1).to(hs.dtype)
-        else:
-            outs_t = hs
-        return SequenceResult(outs_t[:, -1], outs_t if opts.return_sequences else None, (hs[:, -1],))
 
     def dropout_masks(self, x_t: Tensor, h_t: Tensor, training: bool) -> tuple[Tensor | None, Tensor | None]:
         if not (training and self.dropout):
@@ -195,27 +141,15 @@ class MinGRUCell(_MinCell):
 
     gates = 2
 
-    def coefficients(self, proj: Tensor) -> tuple[Tensor, Tensor]:
-        k, v = proj.chunk(2, dim=-1)
-        # log(1 - sigmoid(k)) = -softplus(k);  log(sigmoid(k) * g(v)) = -softplus(-k) + log g(v)
-        return -F.softplus(k), -F.softplus(-k) + log_g(v)
-
 
 class MinLSTMCell(_MinCell):
     """minLSTM: gates f, i, h~ from x only, normalized so f' + i' = 1. ``weight (3H, D)`` rows [f, i, h]."""
 
     gates = 3
 
-    def coefficients(self, proj: Tensor) -> tuple[Tensor, Tensor]:
-        kf, ki, v = proj.chunk(3, dim=-1)
-        # f' = f / (f + i): log f' = -softplus(log i - log f), with log sigmoid(k) = -softplus(-k);
-        # likewise log i' = -softplus(log f - log i) (the paper's appendix code).
-        diff = F.softplus(-kf) - F.softplus(-ki)  # log i - log f
-        return -F.softplus(diff), -F.softplus(-diff) + log_g(v)
-
 
 class _MinRNN(RNN):
-    """An RNN around a min-cell; ``mode`` picks the parallel scan or the step loop."""
+    """An RNN around a min-cell; ``use_fused`` and ``mode`` steer :func:`kernels.choose_kernel`."""
 
     cell_class: ClassVar[type[_MinCell]]
 
@@ -228,6 +162,7 @@ class _MinRNN(RNN):
         dropout: float = 0.0,
         seed: int | None = None,
         mode: str = "auto",
+        use_fused: str | bool = "auto",
         return_sequences: bool = False,
         return_state: bool = False,
         go_backwards: bool = False,
@@ -237,6 +172,10 @@ class _MinRNN(RNN):
     ) -> None:
         if mode not in MODES:
             raise ConfigError(invalid("mode", mode, MODES))
+        if mode != "auto" and use_fused != "auto":
+            raise ConfigError(
+                invalid("use_fused", use_fused, f"'auto' with mode={mode!r} (mode already picks the kernel)")
+            )
         cell = self.cell_class(
             units,
             use_bias=use_bias,
@@ -253,7 +192,8 @@ class _MinRNN(RNN):
             go_backwards=go_backwards,
             stateful=stateful,
             zero_output_for_mask=zero_output_for_mask,
-            use_fused=False,
+            use_fused=True if mode == "parallel" else use_fused,
+            unroll=mode == "sequential",
             **kwargs,
         )
         self.mode = mode
@@ -263,12 +203,13 @@ class _MinRNN(RNN):
     ) -> tuple[SequenceResult, KernelChoice]:
         dmask, _ = cell.dropout_masks(x[:, 0], state0[0], flags["training"])
         opts = SequenceOptions(input_dropout_mask=dmask, **flags)
-        return cell.run_sequence(x, state0, opts, self.mode)
+        return run_sequence(cell.params(), x, state0, opts, use_fused=self.use_fused, unroll=self.unroll)
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
-        config.pop("use_fused", None)
-        config.pop("unroll", None)
+        config.pop("unroll", None)  # mode carries it
+        if self.mode != "auto":
+            config["use_fused"] = "auto"  # likewise
         cell = self.cell.get_config()
         cell.pop("name", None)
         cell.pop("trainable", None)
