@@ -33,16 +33,18 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     setup = Setup(
-        train_samples=args.train_samples, test_samples=args.test_samples, epochs=args.epochs, maxlen=args.maxlen
+        train_samples=args.train_samples,
+        test_samples=args.test_samples,
+        epochs=args.epochs,
+        maxlen=args.maxlen,
     )
     result = run(setup)
     result["command"] = "python bench/five_types.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     result["environment"] = {"torch": torch.__version__, "threads": torch.get_num_threads()}
     print(f"{'type':<16} {'params':>9} {'test acc':>9} {'time / LSTM':>12}")
     for r in result["rows"]:
-        print(
-            f"{r['type']:<16} {r['parameters']:>9,} {r['test_accuracy']:>9.1%} {r['train_seconds_ratio']:>12.2f}"
-        )
+        acc, ratio = r["test_accuracy"], r["train_seconds_ratio"]
+        print(f"{r['type']:<16} {r['parameters']:>9,} {acc:>9.1%} {ratio:>12.2f}")
     if args.result:
         RESULTS.mkdir(parents=True, exist_ok=True)
         path = RESULTS / args.result

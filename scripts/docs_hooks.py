@@ -105,6 +105,11 @@ def speed_tables() -> dict[str, str]:
 
 
 # ------------------------------------------------------------------ tasks
+def _accuracy(d: dict[str, Any]) -> str:
+    m = d["metrics"]
+    return f"test accuracy {m['test_accuracy']:.1%}, macro-F1 {m['test_macro_f1']:.3f}"
+
+
 def task_table() -> str:
     rows: list[list[Any]] = []
     cmds: list[str] = []
@@ -119,12 +124,12 @@ def task_table() -> str:
     add(
         "sentiment-imdb.json",
         "IMDB sentiment, BiLSTM",
-        lambda d: f"test accuracy {d['metrics']['test_accuracy']:.1%}, macro-F1 {d['metrics']['test_macro_f1']:.3f}",
+        _accuracy,
     )
     add(
         "sentiment-tweets.json",
         "tweets, 3 classes",
-        lambda d: f"test accuracy {d['metrics']['test_accuracy']:.1%}, macro-F1 {d['metrics']['test_macro_f1']:.3f}",
+        _accuracy,
     )
     add(
         "lm-ptb.json",

@@ -102,7 +102,8 @@ def test_recorded_commands_parse() -> None:
                 while hasattr(ctx.command, "commands") and ctx.protected_args + ctx.args:
                     rest = ctx.protected_args + ctx.args
                     sub = ctx.command.get_command(ctx, rest[0])
-                    assert sub is not None, f"{page.name}: no command {rest[0]!r} in `rnnkit {shlex.join(args)}`"
+                    shown = f"rnnkit {shlex.join(args)}"
+                    assert sub is not None, f"{page.name}: no command {rest[0]!r} in `{shown}`"
                     ctx = sub.make_context(rest[0], rest[1:], parent=ctx)
                 checked += 1
     assert checked > 0

@@ -103,7 +103,8 @@ def run(setup: Setup, types: list[str] | None = None) -> dict[str, Any]:
     for epoch in range(setup.epochs):
         for name, model in models.items():  # one epoch each per round: slow spells hit all alike
             t0 = time.perf_counter()
-            model.fit(x_train, y_train, epochs=epoch + 1, initial_epoch=epoch, batch_size=setup.batch_size, verbose=0)
+            fit_args = {"epochs": epoch + 1, "initial_epoch": epoch, "batch_size": setup.batch_size}
+            model.fit(x_train, y_train, verbose=0, **fit_args)
             epoch_seconds[name].append(time.perf_counter() - t0)
     lstm_median = statistics.median(epoch_seconds.get("LSTM") or next(iter(epoch_seconds.values())))
     rows = []
