@@ -13,6 +13,8 @@ from rnnkit.datasets import (  # noqa: F401  (registers the datasets)
     bible,
     chorales,
     corpora,
+    digit_strings,
+    images,
     series,
     spoken,
     text,

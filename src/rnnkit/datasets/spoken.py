@@ -74,10 +74,10 @@ _SNR_DB = (25.0, 40.0)
 
 @dataclass(frozen=True)
 class Utterance:
-    """One planned utterance: who says which word, how, and with how much noise."""
+    """One planned utterance: who says what, how, and with how much noise."""
 
     index: int
-    word: str
+    word: str  # the text spoken: one word, or several separated by spaces (digit strings)
     accent: str
     variant: str
     speed: int
@@ -194,8 +194,14 @@ def _fingerprint(utterances: list[Utterance]) -> str:
 
 def build(vocabulary: str, dataset: str) -> Path:
     """The cached folder of a vocabulary's wavs, synthesising it the first time."""
-    utterances = plan(vocabulary)
-    folder = cache_dir("spoken") / f"{vocabulary}-{_CACHE_VERSION}-{_fingerprint(utterances)}"
+    return build_folder(plan(vocabulary), vocabulary, dataset)
+
+
+def build_folder(utterances: list[Utterance], prefix: str, dataset: str) -> Path:
+    """The cached folder ``spoken/<prefix>-<version>-<hash of the plan>`` holding every planned
+    utterance as a wav, plus ``transcripts.tsv`` and ``speakers.tsv``; synthesised in parallel
+    the first time and renamed into place whole."""
+    folder = cache_dir("spoken") / f"{prefix}-{_CACHE_VERSION}-{_fingerprint(utterances)}"
     if folder.is_dir():
         return folder
     espeak, sox = _which("espeak-ng", dataset), _which("sox", dataset)
@@ -226,7 +232,7 @@ def build(vocabulary: str, dataset: str) -> Path:
     logger.info(
         "spoken: synthesised %d %s in %.1f s into %s",
         len(utterances),
-        vocabulary,
+        prefix,
         time.perf_counter() - start,
         folder,
     )
@@ -234,7 +240,11 @@ def build(vocabulary: str, dataset: str) -> Path:
 
 
 def _load_spoken(info: DatasetInfo, vocabulary: str) -> SpokenDataset:
-    folder = build(vocabulary, info.name)
+    return load_split_by_voice(info, build(vocabulary, info.name), list(VOCABULARIES[vocabulary]))
+
+
+def load_split_by_voice(info: DatasetInfo, folder: Path, classes: list[str]) -> SpokenDataset:
+    """A built folder as a :class:`SpokenDataset`, split by the voice variant of each clip."""
     clips = load_wav_folder(folder)
     rows = [line.split("\t") for line in read_text(folder / "speakers.tsv").splitlines()[1:]]
     voices = [r[1] for r in rows]
@@ -254,7 +264,7 @@ def _load_spoken(info: DatasetInfo, vocabulary: str) -> SpokenDataset:
         train=parts["train"],
         validation=parts["validation"],
         test=parts["test"],
-        classes=list(VOCABULARIES[vocabulary]),
+        classes=classes,
         voices=names,
     )
 
