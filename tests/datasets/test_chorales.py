@@ -115,3 +115,65 @@ def test_a_failing_parse_worker_is_a_clear_error():
         DataError, match=r"^dataset 'chorales': a music21 parsing worker failed: .*no_such_piece"
     ):
         chorales._parse_in_workers(["bach/no_such_piece"], 1)
+
+
+# --- tunes -------------------------------------------------------------------------------------
+def _tune(number, title, soprano, file=None):
+    return Chorale(number, file or f"bach/{number}", title, "C major", "4/4", [], [soprano, [], [], []])
+
+
+TUNE = [(67, 1.0), (69, 1.0), (71, 2.0), (72, 1.0), (71, 1.0), (69, 1.0), (67, 2.0), (74, 1.0), (72, 1.0)]
+
+
+def test_same_melody_ignores_key_and_split_notes_but_not_another_tune():
+    up_a_fourth = [(p + 5, d) for p, d in TUNE]
+    split = [*TUNE[:2], (71, 1.0), (71, 1.0), *TUNE[3:]]  # a repeated note: the same interval line
+    other = [(60, 1.0), (64, 1.0), (62, 1.0), (65, 1.0), (64, 1.0), (67, 1.0), (65, 1.0), (60, 2.0)]
+    a = _tune(1, "x", TUNE)
+    assert chorales.same_melody(a, _tune(2, "y", up_a_fourth))
+    assert chorales.same_melody(a, _tune(3, "y", split))
+    assert not chorales.same_melody(a, _tune(4, "y", other))
+
+
+def test_tune_groups_join_melodies_titles_and_files():
+    other = [(60, 1.0), (64, 1.0), (62, 1.0), (65, 1.0), (64, 1.0), (67, 1.0), (65, 1.0), (60, 2.0)]
+    third = [(72, 1.0), (71, 1.0), (72, 1.0), (74, 2.0), (76, 1.0), (74, 1.0), (72, 1.0), (71, 1.0)]
+    pieces = [
+        _tune(1, "Herzlich tut mich verlangen", TUNE),
+        _tune(2, "O Haupt voll Blut und Wunden", [(p - 2, d) for p, d in TUNE]),  # same tune, other text
+        _tune(3, "Ach Gott, vom Himmel sieh’ darein", other),
+        _tune(4, "Ach Gott vom Himmel sieh darein", third),  # same text (normalised), other tune
+        _tune(5, "Jesu, meine Freude", third, file="bach/4"),  # listed twice: the file of number 4
+        _tune(6, "Nun danket alle Gott", [(p + 1, d) for p, d in other[::-1]]),
+    ]
+    assert chorales.tune_groups(pieces) == [0, 0, 1, 1, 1, 2]
+    assert chorales.tune_groups(pieces, use_titles=False) == [0, 0, 1, 2, 2, 3]
+    assert chorales.normalized_title("Wär’ Gott nicht mit uns") == "war gott nicht mit uns"
+
+
+def test_grouped_split_has_exact_sizes_and_keeps_groups_whole():
+    groups = [i // 3 for i in range(30)] + list(range(10, 40))  # ten triples, then 30 singletons
+    tr, va, te = chorales.grouped_split(groups, 7, 8, seed=3)
+    assert (len(tr), len(va), len(te)) == (45, 7, 8)
+    assert sorted(np.concatenate([tr, va, te]).tolist()) == list(range(60))
+    sides = [{groups[i] for i in idx} for idx in (tr, va, te)]
+    assert not (sides[0] & sides[1] or sides[0] & sides[2] or sides[1] & sides[2])
+    assert (chorales.grouped_split(groups, 7, 8, seed=3)[2] == te).all()  # seeded: the same again
+    with pytest.raises(DataError, match=r"^cannot fill a test split of 4 "):
+        chorales.grouped_split([0] * 5 + [1] * 5, 0, 4)
+
+
+@pytest.mark.slow
+def test_tune_split_shares_no_tune_between_train_and_test():
+    pytest.importorskip("music21", reason="needs the music extra: pip install 'rnnkit[music]'")
+    by_tune = datasets.load("chorales:tunes")
+    assert by_tune.splits == {"train": 297, "validation": 37, "test": 37}
+    every = [c for s in ("train", "validation", "test") for c in by_tune.chorales[s]]
+    assert len({c.tune for c in every}) == 201 and sorted(c.number for c in every) == list(range(1, 372))
+    seen = by_tune.chorales["train"] + by_tune.chorales["validation"]
+    assert chorales.shared_tunes(seen, by_tune.chorales["test"]) == 0
+    assert chorales.shared_tunes(by_tune.chorales["train"], by_tune.chorales["validation"]) == 0
+    by_file = datasets.load("chorales")  # the older split: 17 of 37 test chorales sing a training tune
+    assert chorales.shared_tunes(by_file.chorales["train"], by_file.chorales["test"]) == 17
+    first = next(c for c in every if c.number == 1)
+    assert first.bar_offset == 2.0  # a one-beat pickup in 3/4

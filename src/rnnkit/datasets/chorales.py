@@ -17,6 +17,17 @@ inside one voice (rare divisi) keeps its highest note (lowest in the bass); note
 overlap the line (a second voice written into the same part) and grace notes (no
 duration) are dropped; a gap in a line becomes a rest; repeats are not expanded.
 
+Tunes: the 371 chorales hold far fewer melodies, because Bach harmonised the same hymn tune
+many times, sometimes under other texts ("Herzlich tut mich verlangen" = "O Haupt voll Blut
+und Wunden" = "Befiehl du deine Wege"), and one text was sung to several tunes.
+:func:`tune_groups` puts two chorales in one group when their soprano lines match
+(:func:`same_melody`: transposition-invariant pitch intervals, repeated notes merged, a
+``difflib`` similarity >= 0.8; the similarities are bimodal with a gap near 0.75) or when
+their titles are equal once normalised; groups are the connected components. That gives
+223 melodies, 201 groups with the titles. The ``chorales:tunes`` variant splits by group,
+so every harmonisation of a tune is on one side; the default (``chorales:files``) keeps the
+older split by file, in which 13 of the 37 test chorales share a tune with training ones.
+
 Parsing everything takes about 30 s of CPU, so it runs in worker processes and the
 result is cached as JSON in the user cache directory (``$RNNKIT_CACHE_DIR`` overrides
 it), written atomically; ``_CACHE_VERSION`` is in the file name, so changing the format
@@ -25,19 +36,24 @@ ignores old caches.
 
 from __future__ import annotations
 
+import difflib
+import itertools
 import json
 import logging
 import math
 import os
+import re
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+import unicodedata
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from rnnkit.datasets.registry import (
+    SPLIT_SEED,
     DatasetInfo,
     TokenSequencesDataset,
     cache_dir,
@@ -52,7 +68,7 @@ REST = -1  # the pitch of a rest in ``Chorale.voices`` and in piano rolls
 VOICES = ("soprano", "alto", "tenor", "bass")
 _PIP = "pip install 'rnnkit[music]'"
 # Bump when the cached JSON changes shape or content: the old file is then ignored.
-_CACHE_VERSION = "v1"
+_CACHE_VERSION = "v2"  # v2: bar_offset
 _EPS = 1e-6  # quarter-length tolerance: music21 offsets are floats or Fractions
 
 
@@ -71,6 +87,9 @@ class Chorale:
     time_signature: str  # e.g. "4/4"
     tokens: list[str]
     voices: list[list[tuple[int, float]]]
+    # Where the first note falls in its bar, in quarter notes (2.0 for a one-beat pickup in 3/4).
+    bar_offset: float = 0.0
+    tune: int = -1  # the tune group (see tune_groups); -1 when not computed
 
     def piano_roll(self, step: float = 0.25, *, multi_hot: bool = False) -> np.ndarray:
         """The four voices on a grid of ``step`` quarter notes (0.25: sixteenths).
@@ -177,10 +196,13 @@ def parse_chorale(file: str) -> dict[str, Any]:
     ks = parts[0].recurse().getElementsByClass(key.KeySignature).first()
     k = ks if isinstance(ks, key.Key) else (ks.asKey("major") if ks is not None else None)
     ts = parts[0].recurse().getElementsByClass(meter.TimeSignature).first()
+    first_bar = parts[0].getElementsByClass("Measure").first()
     return {
         "file": file,
         "key": f"{k.tonic.name} {k.mode}" if k is not None else "",
         "time_signature": ts.ratioString if ts is not None else "",
+        # paddingLeft: the quarter notes missing before a pickup bar's first note.
+        "bar_offset": float(first_bar.paddingLeft) if first_bar is not None else 0.0,
         "tokens": lines[0][1],
         "voices": [events for events, _ in lines],
     }
@@ -270,8 +292,120 @@ def load_records() -> list[dict[str, Any]]:
 def _to_chorale(r: dict[str, Any]) -> Chorale:
     voices = [[(int(p), float(d)) for p, d in v] for v in r["voices"]]
     return Chorale(
-        r["number"], r["file"], r["title"], r["key"], r["time_signature"], list(r["tokens"]), voices
+        r["number"],
+        r["file"],
+        r["title"],
+        r["key"],
+        r["time_signature"],
+        list(r["tokens"]),
+        voices,
+        float(r.get("bar_offset", 0.0)),
     )
+
+
+# --- tunes ------------------------------------------------------------------------------------
+MELODY_SIMILARITY = 0.8  # same tune at or above; the corpus's similarities have a gap near 0.75
+
+
+def _intervals(chorale: Chorale) -> list[int]:
+    """The soprano as semitone steps between successive distinct pitches (rests skipped):
+    invariant to transposition and to how a harmonisation splits or ties a note."""
+    pitches = [p for p, _ in chorale.voices[0] if p != REST]
+    merged = [p for i, p in enumerate(pitches) if i == 0 or p != pitches[i - 1]]
+    return [b - a for a, b in itertools.pairwise(merged)]
+
+
+def same_melody(a: Chorale, b: Chorale, threshold: float = MELODY_SIMILARITY) -> bool:
+    """Whether two chorales sing the same tune: ``difflib`` ratio of their interval lines."""
+    return _similar(difflib.SequenceMatcher(None, _intervals(a), _intervals(b), autojunk=False), threshold)
+
+
+def _similar(sm: difflib.SequenceMatcher[int], threshold: float) -> bool:
+    # The quick ratios are upper bounds of ratio(): most pairs stop there, cheaply.
+    return sm.real_quick_ratio() >= threshold and sm.quick_ratio() >= threshold and sm.ratio() >= threshold
+
+
+def normalized_title(title: str) -> str:
+    """Lower case ASCII letters and single spaces: "Ach Gott, vom Himmel sieh’ darein" and
+    "Ach Gott vom Himmel sieh darein" compare equal."""
+    ascii_text = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode().lower()
+    return re.sub(r"[^a-z]+", " ", ascii_text).strip()
+
+
+def tune_groups(chorales: list[Chorale], *, use_titles: bool = True) -> list[int]:
+    """A tune id per chorale (0, 1, ... in order of first appearance): connected components of
+    "same melody" (:func:`same_melody`) or, with ``use_titles``, "same normalised title"."""
+    n = len(chorales)
+    parent = list(range(n))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    def union(i: int, j: int) -> None:
+        parent[find(i)] = find(j)
+
+    first_of: dict[str, int] = {}  # chorales listed twice share a file: compare each file once
+    for i, c in enumerate(chorales):
+        if c.file in first_of:
+            union(i, first_of[c.file])
+        else:
+            first_of[c.file] = i
+    files = list(first_of.values())
+    intervals = {i: _intervals(chorales[i]) for i in files}
+    for a, i in enumerate(files):
+        sm = difflib.SequenceMatcher(None, autojunk=False)
+        sm.set_seq2(intervals[i])  # seq2 is the one difflib indexes: set it once per row
+        for j in files[a + 1 :]:
+            sm.set_seq1(intervals[j])
+            if _similar(sm, MELODY_SIMILARITY):
+                union(i, j)
+    if use_titles:
+        by_title: dict[str, int] = {}
+        for i, c in enumerate(chorales):
+            union(i, by_title.setdefault(normalized_title(c.title), i))
+    ids: dict[int, int] = {}
+    return [ids.setdefault(find(i), len(ids)) for i in range(n)]
+
+
+def grouped_split(
+    groups: list[int], validation: int, test: int, *, seed: int = SPLIT_SEED
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Train/validation/test indices with exact sizes in which no group straddles two splits.
+
+    Groups are visited in a seeded random order and each goes whole to test while it fits,
+    then to validation while it fits, else to train (singletons fill the last places).
+    """
+    rng = np.random.default_rng(seed)
+    members: dict[int, list[int]] = {}
+    for i, g in enumerate(groups):
+        members.setdefault(g, []).append(i)
+    order = [list(members)[k] for k in rng.permutation(len(members))]
+    test_idx: list[int] = []
+    val_idx: list[int] = []
+    train_idx: list[int] = []
+    for g in order:
+        rows = members[g]
+        if len(test_idx) + len(rows) <= test:
+            test_idx += rows
+        elif len(val_idx) + len(rows) <= validation:
+            val_idx += rows
+        else:
+            train_idx += rows
+    if len(test_idx) != test or len(val_idx) != validation:
+        raise DataError(
+            f"cannot fill a test split of {test} and a validation split of {validation} with whole groups "
+            f"(got {len(test_idx)} and {len(val_idx)})."
+        )
+    return np.array(train_idx), np.array(val_idx), np.array(test_idx)
+
+
+def shared_tunes(train: list[Chorale], test: list[Chorale]) -> int:
+    """How many ``test`` chorales sing a tune that some ``train`` chorale also sings."""
+    seen = {c.tune for c in train}
+    return sum(c.tune in seen for c in test)
 
 
 @register(
@@ -283,8 +417,9 @@ def _to_chorale(r: dict[str, Any]) -> Chorale:
             "files, the 21 chorales listed twice are kept in train). Sequences are the soprano line "
             "as pitch_duration tokens (ties merged, durations in quarter notes, R = rest); each "
             "chorale also keeps its four voices as (MIDI pitch, duration) events and gives a "
-            "sixteenth-note piano roll. Seeded split. First load parses with music21 (about a "
-            "minute on 2 cores), then cached."
+            "sixteenth-note piano roll. Seeded split; 'chorales:tunes' splits by tune (201 groups "
+            "of harmonisations of one melody or one title), so no test tune is in train. First load "
+            "parses with music21 (about a minute on 2 cores), then cached."
         ),
         license=(
             "music public domain (J. S. Bach); encodings (c) 2004 Margaret Greentree, used by "
@@ -295,17 +430,24 @@ def _to_chorale(r: dict[str, Any]) -> Chorale:
         size="371 chorales (350 distinct), 18,873 soprano tokens, vocabulary 194",
         splits={"train": 297, "validation": 37, "test": 37},
         requires=_PIP,
+        variants=("files", "tunes"),
+        default_variant="files",
         slow=True,
     )
 )
 def load_chorales(info: DatasetInfo, variant: str | None = None) -> ChoralesDataset:
     chorales = [_to_chorale(r) for r in load_records()]
-    tr, va, te = seeded_split(
-        len(chorales),
-        info.splits["validation"],
-        info.splits["test"],
-        groups=[c.file for c in chorales],  # a chorale listed twice never straddles train and test
-    )
+    tunes = tune_groups(chorales)  # ~1.5 s: the quick ratios skip most of the 61k pairs
+    chorales = [replace(c, tune=t) for c, t in zip(chorales, tunes, strict=True)]
+    if variant == "tunes":
+        tr, va, te = grouped_split(tunes, info.splits["validation"], info.splits["test"])
+    else:
+        tr, va, te = seeded_split(
+            len(chorales),
+            info.splits["validation"],
+            info.splits["test"],
+            groups=[c.file for c in chorales],  # a chorale listed twice never straddles train and test
+        )
     parts = {
         name: [chorales[i] for i in idx]
         for name, idx in zip(("train", "validation", "test"), (tr, va, te), strict=True)
