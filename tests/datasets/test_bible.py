@@ -5,7 +5,7 @@ import shutil
 import pytest
 
 from rnnkit import datasets
-from rnnkit.datasets.bible import align, parse_osis_dump
+from rnnkit.datasets.bible import HELD_OUT_BOOKS, align, book_of, book_split, parse_osis_dump
 
 SAMPLE_EN = (
     "Genesis 1:1: <w>In</w> <w>the</w> <w>beginning</w>, <w>God</w><w>created</w> the earth.<milestone/>\n"
@@ -40,3 +40,34 @@ def test_bible_en_es_loads_with_expected_counts():
     assert ds.splits == ds.info.splits == {"train": 28_998, "validation": 1_000, "test": 1_000}
     en, es = dict(zip(ds.keys["train"], ds.train, strict=True))["Genesis 1:1"]
     assert en.startswith("In the beginning, God created") and es.startswith("EN el principio crió Dios")
+
+
+def test_book_split_keeps_whole_books_on_one_side():
+    keys = [
+        "Genesis 1:1",
+        "Ruth 1:1",
+        "Ruth 4:22",
+        "I Peter 1:1",
+        "II Peter 1:1",
+        "Hebrews 13:25",
+        "Jonah 2:1",
+    ]
+    tr, va, te = book_split(keys)
+    assert [keys[i] for i in te] == ["Ruth 1:1", "Ruth 4:22", "I Peter 1:1", "Jonah 2:1"]
+    assert [keys[i] for i in va] == ["Hebrews 13:25"]
+    assert [keys[i] for i in tr] == ["Genesis 1:1", "II Peter 1:1"]  # "II Peter" is not "I Peter"
+    assert book_of("Revelation of John 22:21") == "Revelation of John"
+    assert not set(HELD_OUT_BOOKS["validation"]) & set(HELD_OUT_BOOKS["test"])
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    shutil.which("diatheke") is None, reason="needs Debian diatheke: run scripts/setup-system.sh"
+)
+def test_bible_books_variant_holds_out_whole_books():
+    ds = datasets.load("bible_en_es:books")
+    assert ds.splits == {"train": 28_960, "validation": 999, "test": 1_039}
+    books = {s: {book_of(k) for k in ds.keys[s]} for s in ("train", "validation", "test")}
+    assert books["test"] == set(HELD_OUT_BOOKS["test"])  # every held-out book exists under that name
+    assert books["validation"] == set(HELD_OUT_BOOKS["validation"])
+    assert not books["train"] & (books["test"] | books["validation"])
