@@ -1,0 +1,195 @@
+"""Speech-to-text: CTC decoders against brute force, the alphabet and LM, the CTC model's
+lengths, loss and training step, save/load, and WER/CER."""
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from rnnkit.errors import ConfigError, ShapeError
+from rnnkit.tasks.speech.decoding import (
+    Alphabet,
+    WordLM,
+    collapse,
+    greedy_decode,
+    prefix_beam_search,
+)
+from rnnkit.tasks.speech.evaluate import Decoder, error_rates
+from rnnkit.tasks.speech.frontend import FeatureBatches, FrontEnd
+from rnnkit.tasks.speech.model import SpeechRecognizer, subsampled_lengths
+
+AB = Alphabet(("<blank>", "a", "b"))
+
+
+def log_softmax(x: np.ndarray) -> np.ndarray:
+    return x - np.log(np.exp(x).sum(-1, keepdims=True))
+
+
+def brute_force(lp: np.ndarray) -> dict[tuple[int, ...], float]:
+    """log P(l | x) of every label sequence, summing every alignment explicitly."""
+    out: dict[tuple[int, ...], float] = {}
+    for path in itertools.product(range(lp.shape[1]), repeat=lp.shape[0]):
+        l = tuple(collapse(path))  # noqa: E741
+        out[l] = np.logaddexp(out.get(l, -np.inf), sum(lp[t, k] for t, k in enumerate(path)))
+    return out
+
+
+def test_collapse_merges_repeats_then_drops_blanks():
+    assert collapse([1, 1, 0, 1, 2, 2, 0, 0, 2]) == [1, 1, 2, 2]
+    assert collapse([0, 0]) == [] and greedy_decode(np.log([[0.1, 0.8, 0.1], [0.1, 0.8, 0.1]])) == [1]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_unbounded_prefix_beam_search_is_exact(seed):
+    lp = log_softmax(np.random.default_rng(seed).standard_normal((5, 3)) * 2)
+    truth = brute_force(lp)
+    hyps = prefix_beam_search(lp, AB, beam=10_000, prune=None, n_best=10_000)
+    assert {h.ids for h in hyps} == set(truth)  # every reachable sequence, no impossible one
+    for h in hyps:
+        assert h.acoustic == pytest.approx(truth[h.ids], abs=1e-9)
+    best = max(truth, key=truth.get)
+    assert hyps[0].ids == best
+
+
+def test_beam_finds_the_sequence_greedy_misses():
+    # Two frames: the best path is "_ _" (0.36) but "a" gathers 0.4*0.6+0.6*0.4+0.4*0.4 = 0.64.
+    lp = np.log([[0.6, 0.4, 1e-9], [0.6, 0.4, 1e-9]])
+    assert greedy_decode(lp) == []
+    hyp = prefix_beam_search(lp, AB, beam=4, prune=None)[0]
+    assert hyp.ids == (1,) and math.exp(hyp.acoustic) == pytest.approx(0.64, abs=1e-6)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_beam_width_one_equals_greedy_when_frames_are_confident(seed):
+    # Beam 1 keeps the most probable *prefix* (all its alignments), greedy the best *path*;
+    # they agree when each frame's best label holds >= 0.7 (a trained CTC model's peaky
+    # output), and can differ below ~0.6 (the test above).
+    rng = np.random.default_rng(seed)
+    alphabet = Alphabet(("<blank>", "a", "b", "c"))
+    best = rng.integers(0, 4, 20)
+    p = rng.dirichlet(np.ones(4), size=20) * 0.3
+    p[np.arange(20), best] += 0.7
+    lp = np.log(p)
+    assert list(prefix_beam_search(lp, alphabet, beam=1, prune=None)[0].ids) == greedy_decode(lp)
+    assert Decoder(alphabet, beam=1)(lp) == Decoder(alphabet)(lp)
+
+
+def test_vocabulary_constraint_and_lm_pick_real_words():
+    alphabet = Alphabet(("<blank>", " ", "a", "n", "o", "t"), "char")
+    ids = {c: i for i, c in enumerate(alphabet.labels)}
+
+    def frames(text, p=0.55):
+        rows = []
+        for c in text:
+            row = np.full(6, (1 - p) / 5)
+            row[ids[c]] = p
+            rows += [row, np.eye(6)[0] * 0.9 + 0.02]
+        return np.log(np.array(rows))
+
+    lp = frames("to ton")
+    assert alphabet.decode(greedy_decode(lp)) == "to ton"
+    hyp = prefix_beam_search(lp, alphabet, beam=16, vocabulary={"to", "tot", "at", "no"}, prune=None)[0]
+    assert set(hyp.text.split()) <= {"to", "tot", "at", "no"}
+    lm = WordLM.fit(["to no", "to no", "at to"])
+    assert lm.log_prob("to", "no") > lm.log_prob("to", "at") > lm.log_prob("to", "zebra")
+    assert lm.log_prob("to", "zebra") == -math.inf
+    assert WordLM.from_dict(lm.to_dict()) == lm
+    # the LM breaks an acoustic tie in favour of the bigram it saw
+    tie = np.log(np.array([[0.02, 0.02, 0.02, 0.02, 0.46, 0.46]]))  # "o" or "t"?
+    a = Alphabet(("<blank>", " ", "a", "n", "o", "t"))
+    assert (
+        prefix_beam_search(tie, a, beam=4, lm=WordLM.fit(["t t", "t"]), alpha=1.0, prune=None)[0].text == "t"
+    )
+    assert prefix_beam_search(tie, a, beam=4, lm=WordLM.fit(["o"]), alpha=1.0, prune=None)[0].text == "o"
+
+
+def test_alphabet_encodes_and_refuses_unknown_units():
+    a = Alphabet.from_texts(["two nine", "Zero  two"], "char")
+    assert a.labels == ("<blank>", " ", "e", "i", "n", "o", "r", "t", "w", "z")
+    assert a.decode(a.encode("two  nine")) == "two nine" and a.space == 1
+    w = Alphabet.from_texts(["two nine", "zero two"], "word")
+    assert w.labels == ("<blank>", "nine", "two", "zero") and w.decode(w.encode("zero nine")) == "zero nine"
+    with pytest.raises(ConfigError, match="transcript='five' is not valid"):
+        w.encode("five")
+    with pytest.raises(ShapeError):
+        prefix_beam_search(np.zeros((3, 2)), w)
+
+
+def test_error_rates_are_corpus_level():
+    r = error_rates(["one two three", "four"], ["one two", "Four"])
+    assert r["wer"] == pytest.approx(1 / 4) and r["cer"] == pytest.approx(
+        6 / 17
+    )  # " three" of 13 + 4 characters
+
+
+def test_subsampled_lengths_match_the_conv():
+    model = SpeechRecognizer(8, 5, units=4, num_layers=1, conv_channels=6, stride=3)
+    lengths = torch.tensor([1, 2, 3, 4, 29, 30, 31])
+    for n, m in zip(lengths.tolist(), subsampled_lengths(lengths, 3).tolist(), strict=True):
+        assert model.encoder.conv(torch.zeros(1, 8, n)).shape[-1] == m
+
+
+def toy_batches(n=12, seed=0):
+    """Frames whose mel band k lights up while label k is 'spoken': learnable in a few steps."""
+    g = torch.Generator().manual_seed(seed)
+    frames, targets = [], []
+    for _ in range(n):
+        labels = torch.randint(1, 4, (3,), generator=g).tolist()
+        f = torch.randn(36, 6, generator=g) * 0.1
+        for j, k in enumerate(labels):
+            f[4 + 10 * j : 10 + 10 * j, k] += 3.0
+        frames.append(f)
+        targets.append(labels)
+    return frames, targets
+
+
+def test_ctc_model_trains_saves_and_reloads(tmp_path):
+    torch.manual_seed(0)
+    frames, targets = toy_batches()
+    model = SpeechRecognizer(
+        6, 4, cell="lstm", units=16, num_layers=1, conv_channels=8, stride=2, dropout=0.0
+    )
+    from rnnkit import optimizers
+
+    model.compile(optimizer=optimizers.Adam(learning_rate=0.03), device="cpu")
+    batches = FeatureBatches(frames, targets, 4, shuffle=True, seed=1)
+    first = model.evaluate(FeatureBatches(frames, targets, 4), verbose=0)
+    model.fit(batches, epochs=25, verbose=0)
+    last = model.evaluate(FeatureBatches(frames, targets, 4), verbose=0)
+    loss = lambda r: r if isinstance(r, float) else r[0]  # noqa: E731
+    assert loss(last) < 0.5 * loss(first)
+    x = torch.nn.utils.rnn.pad_sequence(frames[:3], batch_first=True), torch.tensor([36, 36, 36])
+    model.eval()
+    lp, lens = model(*x)
+    assert lp.shape == (3, 18, 4) and lens.tolist() == [18, 18, 18]
+    torch.testing.assert_close(lp.exp().sum(-1), torch.ones(3, 18))
+    model.save(tmp_path / "m.keras")
+    from rnnkit import load_model
+
+    again = load_model(tmp_path / "m.keras")
+    again.eval()
+    torch.testing.assert_close(again(*x)[0], lp, rtol=0, atol=0)
+
+
+def test_feature_batches_pad_and_reshuffle_deterministically():
+    frames = [torch.randn(n, 3) for n in (5, 9, 7, 2, 4)]
+    b = FeatureBatches(frames, [[1], [1, 2], [2], [1], [2, 2]], 2, shuffle=True, seed=3)
+    one = list(b)
+    orders = {tuple(tuple(y[0].flatten().tolist()) for _, y in b) for _ in range(6)}
+    assert len(orders) > 1  # each pass draws a new order
+    b.set_epoch(0)
+    assert [y[0].tolist() for _, y in list(b)] == [y[0].tolist() for _, y in one]
+    assert len(one) == len(b) == 3
+    (x, lengths), (ids, tlens) = one[0]
+    assert x.shape == (len(lengths), int(lengths.max()), 3) and ids.shape[0] == tlens.shape[0]
+    assert sorted(int(n) for (_, ls), _ in one for n in ls) == [2, 4, 5, 7, 9]
+
+
+def test_front_end_features_are_normalised_and_short_clips_padded():
+    fe = FrontEnd(n_mels=20)
+    f = fe.features(np.random.default_rng(0).standard_normal(16_000).astype(np.float32) * 0.1)
+    assert f.shape == (101, 20) and abs(float(f.mean())) < 1e-4
+    assert fe.features(np.zeros(100, np.float32)).shape == (3, 20)  # padded to 401 samples
+    assert FrontEnd.from_dict(fe.to_dict()) == fe
