@@ -34,3 +34,187 @@ def assert_close_all(a: Iterable[Any], b: Iterable[Any], atol: float = 1e-5, rto
             assert x is None and y is None, f"item {i}: one is None"
             continue
         torch.testing.assert_close(x, y, atol=atol, rtol=rtol, msg=lambda m, i=i: f"item {i}: {m}")
+
+
+# ------------------------------------------------------------- Keras parity
+def _np_tree(x: Any) -> Any:
+    import numpy as np
+
+    if isinstance(x, (list, tuple)):
+        return [_np_tree(v) for v in x]
+    if isinstance(x, torch.Tensor):
+        return x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def _plain(v: Any) -> Any:
+    """A config value as JSON would carry it (tuples -> lists); initializer dicts -> class name."""
+    if isinstance(v, dict) and "class_name" in v:
+        return v["class_name"].replace("_", "").lower()
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    return v
+
+
+def keras_layout_grads(ours: Any) -> list[Any]:
+    """Our weights' gradients in Keras's layout and order (zeros where a weight has no grad)."""
+    import numpy as np
+
+    from rnnkit.layers import to_keras
+
+    params = list(ours.parameters())
+    saved = [p.detach().clone() for p in params]
+    with torch.no_grad():
+        for p in params:
+            p.copy_(torch.zeros_like(p) if p.grad is None else p.grad)
+        out = [np.array(w, copy=True) for w in to_keras(ours)]  # to_keras may share memory
+        for p, s in zip(params, saved, strict=True):
+            p.copy_(s)
+    return out
+
+
+def check_layer(
+    cls_name: str,
+    kwargs: dict[str, Any] | None = None,
+    inputs: Any = None,
+    *,
+    input_shape: Any = None,
+    mask: Any = None,
+    training: bool = False,
+    backward: bool = True,
+    randomize: Callable[[Any], list[Any]] | None = None,
+    call_kwargs: dict[str, Any] | None = None,
+    ignore_config: Iterable[str] = (),
+    atol: float = 1e-5,
+    seed: int = 0,
+) -> tuple[Any, Any]:
+    """One parity harness for every layer, against Keras 3 (torch backend), as Keras's own
+    ``run_layer_test``: the same class name and arguments on both sides, Keras's weights
+    (randomized) copied into ours with ``from_keras``, then
+
+    - forward: every output equal within ``atol``, and the output mask equal to Keras's
+      ``compute_mask``; ``compute_output_shape`` equal to the real output shape;
+    - backward (``backward=True``): a fixed random projection of the outputs backpropagated on
+      both sides; input gradients and every trainable weight's gradient (in Keras's layout) equal;
+    - config: our ``get_config()`` has Keras's keys (but ``dtype``, and ``activity_regularizer``
+      when None) with the same values; ``from_config`` of Keras's own config builds a layer that
+      computes the same outputs (what a ``.keras`` file reader does).
+
+    ``inputs``: an array or a list of arrays (float32); or ``input_shape`` (a shape or a list of
+    shapes) for seeded normal inputs. Returns (ours, keras layer) for more checks.
+    """
+    import keras
+    import numpy as np
+
+    from rnnkit import layers as rk
+    from rnnkit.layers import from_keras
+
+    kwargs = dict(kwargs or {})
+    call_kwargs = dict(call_kwargs or {})
+    rng = np.random.default_rng(seed)
+    if inputs is None:
+        shapes = input_shape if isinstance(input_shape, list) else [input_shape]
+        arrays = [rng.normal(size=s).astype("float32") for s in shapes]
+        inputs = arrays if isinstance(input_shape, list) else arrays[0]
+    multi = isinstance(inputs, list)
+    arrays = inputs if multi else [inputs]
+
+    klayer = getattr(keras.layers, cls_name)(**kwargs)
+    ours = getattr(rk, cls_name)(**kwargs)
+    shapes_in = [tuple(a.shape) for a in arrays]
+    klayer.build(shapes_in if multi else shapes_in[0])
+    ours.build(shapes_in if multi else shapes_in[0])
+    if klayer.weights:
+        weights = (
+            randomize(klayer)
+            if randomize
+            else [rng.normal(scale=0.5, size=w.shape).astype("float32") for w in klayer.get_weights()]
+        )
+        klayer.set_weights(weights)
+        from_keras(ours, klayer.get_weights())
+
+    def mask_arg() -> Any:
+        if mask is None:
+            return None
+        if multi:
+            return [None if m is None else torch.as_tensor(m) for m in mask]
+        return torch.as_tensor(mask)
+
+    def run(layer: Any) -> tuple[Any, list[torch.Tensor]]:
+        xs = [torch.tensor(a, requires_grad=backward) for a in arrays]
+        extra = dict(call_kwargs)
+        if mask is not None:
+            extra["mask"] = mask_arg()
+        out = layer(xs if multi else xs[0], training=training, **extra)
+        return out, xs
+
+    k_out, k_xs = run(klayer)
+    o_out, o_xs = run(ours)
+    k_flat = list(k_out) if isinstance(k_out, (list, tuple)) else [k_out]
+    o_flat = list(o_out) if isinstance(o_out, (list, tuple)) else [o_out]
+    assert len(k_flat) == len(o_flat), f"rnnkit returned {len(o_flat)} tensors, Keras {len(k_flat)}"
+    for i, (a, b) in enumerate(zip(o_flat, k_flat, strict=True)):
+        a_np, b_np = _np_tree(a), np.asarray(keras.ops.convert_to_numpy(b))
+        assert a_np.shape == b_np.shape, f"output {i}: shape {a_np.shape} != Keras's {b_np.shape}"
+        np.testing.assert_allclose(a_np, b_np, atol=atol, rtol=atol, err_msg=f"output {i}")
+
+    # The output mask: Keras's compute_mask on the same inputs and mask.
+    k_mask = klayer.compute_mask(k_xs if multi else k_xs[0], mask_arg())
+    o_mask = getattr(o_flat[0], "_keras_mask", None)
+    if k_mask is None or (isinstance(k_mask, list) and all(m is None for m in k_mask)):
+        assert o_mask is None, "rnnkit's output carries a mask, Keras's compute_mask gives None"
+    else:
+        assert o_mask is not None, "Keras's compute_mask gives a mask, rnnkit's output carries none"
+        np.testing.assert_array_equal(_np_tree(o_mask), np.asarray(keras.ops.convert_to_numpy(k_mask)))
+
+    # compute_output_shape agrees with the real output.
+    shape_in = [(None, *s[1:]) for s in shapes_in] if multi else (None, *shapes_in[0][1:])
+    expected = ours.compute_output_shape(shape_in)
+    nested = isinstance(expected, list) or (bool(expected) and isinstance(expected[0], (tuple, list)))
+    for e, o in zip(expected if nested else [expected], o_flat, strict=True):
+        assert tuple(e)[1:] == tuple(o.shape)[1:], f"compute_output_shape {e} != output {tuple(o.shape)}"
+
+    if backward:
+        g = torch.Generator().manual_seed(123)
+        projections = [torch.randn(tuple(o.shape), generator=g) for o in o_flat]
+        sum((o * p).sum() for o, p in zip(o_flat, projections, strict=True)).backward()
+        sum((torch.as_tensor(k) * p).sum() for k, p in zip(k_flat, projections, strict=True)).backward()
+        for i, (a, b) in enumerate(zip(o_xs, k_xs, strict=True)):
+            ga = np.zeros(a.shape, "float32") if a.grad is None else a.grad.numpy()
+            gb = np.zeros(b.shape, "float32") if b.grad is None else b.grad.numpy()
+            np.testing.assert_allclose(ga, gb, atol=atol, rtol=atol, err_msg=f"input grad {i}")
+        if klayer.weights:
+            ours_g = keras_layout_grads(ours)
+            for i, v in enumerate(klayer.weights):
+                if not v.trainable:
+                    continue
+                grad = v.value.grad
+                kg = np.zeros(v.shape, "float32") if grad is None else grad.detach().cpu().numpy()
+                np.testing.assert_allclose(ours_g[i], kg, atol=atol, rtol=atol, err_msg=f"grad of {v.path}")
+
+    # Config: Keras's keys and values; our from_config reads Keras's own config.
+    kcfg = klayer.get_config()
+    kcfg.pop("dtype", None)
+    if kcfg.get("activity_regularizer", 0) is None:
+        kcfg.pop("activity_regularizer")
+    ocfg = ours.get_config()
+    skip = set(ignore_config) | {"name"}
+    missing = sorted(set(kcfg) - set(ocfg) - skip)
+    assert not missing, f"get_config lacks Keras's keys {missing}"
+    for key in set(kcfg) - skip:
+        assert _plain(ocfg[key]) == _plain(kcfg[key]), (
+            f"config[{key!r}]: {ocfg[key]!r} != Keras's {kcfg[key]!r}"
+        )
+    twin = type(ours).from_config({k: v for k, v in kcfg.items() if k not in set(ignore_config)})
+    twin.build(shapes_in if multi else shapes_in[0])
+    if list(twin.parameters()):
+        from_keras(twin, klayer.get_weights())
+    again = type(ours).from_config(ocfg)
+    assert _plain(again.get_config()) == _plain(ocfg), "from_config(get_config()) changed the config"
+    xs = [torch.tensor(a) for a in arrays]
+    t_out = twin(xs if multi else xs[0], training=False, **call_kwargs)
+    if not training:
+        t_flat = list(t_out) if isinstance(t_out, (list, tuple)) else [t_out]
+        for a, b in zip(t_flat, o_flat, strict=True):
+            torch.testing.assert_close(a, b.detach(), atol=atol, rtol=atol)
+    return ours, klayer

@@ -8,6 +8,7 @@ from rnnkit.layers.attention import AdditiveAttention, Attention
 from rnnkit.layers.base import Layer, deserialize_layer, serialize_layer
 from rnnkit.layers.bidirectional import MERGE_FNS, Bidirectional
 from rnnkit.layers.cell import RecurrentCell
+from rnnkit.layers.conv import Conv1D, Conv2D
 from rnnkit.layers.convert import from_keras, from_torch, to_keras
 from rnnkit.layers.core_layers import (
     Activation,
@@ -36,6 +37,8 @@ __all__ = [
     "AdditiveAttention",
     "Attention",
     "Bidirectional",
+    "Conv1D",
+    "Conv2D",
     "Dense",
     "Dropout",
     "Embedding",

@@ -86,6 +86,10 @@ def _copy(param: torch.Tensor, value: np.ndarray) -> None:
     param.copy_(t)
 
 
+# Layers whose weights differ from Keras's in layout; every other layer stores Keras's own.
+_HAS_TORCH_LAYOUT = frozenset({RNN, RecurrentCell, Bidirectional, Dense, Embedding})
+
+
 def to_keras(layer: Layer) -> list[np.ndarray]:
     """The weights of an rnnkit layer in the order and layout Keras's ``get_weights()`` uses."""
     if isinstance(layer, Bidirectional):
@@ -98,6 +102,10 @@ def to_keras(layer: Layer) -> list[np.ndarray]:
         return [_np(layer.weight)]
     if isinstance(layer, RecurrentCell):
         return cell_to_keras(layer)
+    if hasattr(layer, "keras_weights"):  # layers that know their own Keras layout (Conv*, ConvLSTM*)
+        return layer.keras_weights()
+    if isinstance(layer, Layer) and not _HAS_TORCH_LAYOUT.intersection(type(layer).__mro__):
+        return layer.get_weights()  # same layout and order as Keras (BatchNormalization, ...)
     raise ConfigError(
         invalid("layer", type(layer).__name__, "Bidirectional, an RNN layer, a cell, Dense or Embedding")
     )
@@ -124,6 +132,10 @@ def from_keras(layer: Layer, weights: list[Any]) -> None:
             _copy(layer.bias, np.asarray(weights[1]))
     elif isinstance(layer, Embedding):
         _copy(layer.weight, np.asarray(weights[0]))
+    elif hasattr(layer, "set_keras_weights"):
+        layer.set_keras_weights(weights)
+    elif isinstance(layer, Layer) and not _HAS_TORCH_LAYOUT.intersection(type(layer).__mro__):
+        layer.set_weights(weights)
     else:
         raise ConfigError(
             invalid("layer", type(layer).__name__, "Bidirectional, an RNN layer, a cell, Dense or Embedding")
