@@ -95,3 +95,46 @@ def load_spoken_digit_strings(info: DatasetInfo, variant: str | None = None) -> 
     variant = variant or "full"
     folder = build_folder(plan(variant), f"digit-strings-{variant}", info.name)
     return load_split_by_voice(info, folder, list(DIGITS))
+
+
+FLITE_VOICES = ("kal", "kal16", "awb", "rms", "slt")
+
+
+def flite_strings(n: int = 100, seed: int = SPLIT_SEED) -> tuple[list[np.ndarray], list[str], list[str]]:
+    """``n`` digit strings spoken by Flite (Debian ``flite``), a synthesiser the models never train on.
+
+    Flite's voices (diphone ``kal``, clustergen ``awb``/``rms``/``slt`` ...) are other recordings
+    and another method than espeak-ng's formants: a test of robustness, not of unseen timbres.
+    Returns (16 kHz float32 waveforms, transcripts, voices), drawn with ``seed``; no noise added.
+    """
+    import shutil
+    import subprocess
+    import tempfile
+
+    from rnnkit.data.audio import load_audio
+    from rnnkit.errors import DataError, MissingDependencyError
+
+    exe = shutil.which("flite")
+    if exe is None:
+        raise MissingDependencyError(
+            "the Flite test set needs the Debian package flite: apt-get install flite."
+        )
+    rng = np.random.default_rng([seed, 2000])
+    waves, texts, voices = [], [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(n):
+            k = int(rng.integers(1, MAX_DIGITS + 1))
+            text = " ".join(DIGITS[int(d)] for d in rng.integers(0, 10, size=k))
+            voice = FLITE_VOICES[i % len(FLITE_VOICES)]
+            out = f"{tmp}/{i}.wav"
+            done = subprocess.run(
+                [exe, "-voice", voice, "-t", text, "-o", out], capture_output=True, check=False
+            )
+            if done.returncode != 0:
+                raise DataError(
+                    f"flite failed on {text!r} with voice {voice!r}: {done.stderr.decode().strip()}"
+                )
+            waves.append(load_audio(out, 16_000, max_seconds=None))
+            texts.append(text)
+            voices.append(voice)
+    return waves, texts, voices

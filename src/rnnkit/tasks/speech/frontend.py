@@ -131,6 +131,22 @@ class FeatureBatches:
             yield x, y
 
 
+class CappedBatches:
+    """At most ``steps`` batches of each pass over ``batches`` (smoke runs: ``max_steps``)."""
+
+    def __init__(self, batches: FeatureBatches, steps: int) -> None:
+        self.batches, self.steps = batches, steps
+
+    def __len__(self) -> int:
+        return min(len(self.batches), self.steps)
+
+    def __iter__(self) -> Iterator[Any]:
+        for i, b in enumerate(self.batches):
+            if i >= self.steps:
+                break
+            yield b
+
+
 def default_augment(
     freq_width: int = 8, time_width: int = 10
 ) -> Callable[[torch.Tensor, torch.Generator], torch.Tensor]:

@@ -1,0 +1,45 @@
+"""Keyword-spotting settings: every knob with its default and why. No torch here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rnnkit.config import Config, choice, non_negative_int, positive_float, positive_int, rate
+
+
+@dataclass
+class CommandsConfig(Config):
+    data: str = "spoken_words"  # the ten command words; or "spoken_digits" (ten digits as commands)
+    unknown: bool = True  # an "_unknown_" class of other words (the other vocabulary)
+    silence: bool = True  # a "_silence_" class of noise-only clips
+    n_mels: int = 40  # log-mel bands
+    max_seconds: float = 5.0  # a command is short: longer clips are refused at recognition
+    cell: str = "gru"  # "gru" or "lstm"
+    units: int = 64  # per direction: ten words need far less than speech-to-text
+    num_layers: int = 2
+    bidirectional: bool = True
+    conv_channels: int = 64  # strided Conv1d front end; 0 = none
+    stride: int = 2
+    dropout: float = 0.1
+    spec_augment: bool = True  # mask bands and spans: the test voices are unseen
+    epochs: int = 15
+    batch_size: int = 32
+    learning_rate: float = 2e-3  # Adam
+    clipnorm: float = 5.0
+    seed: int = 0
+    max_samples: int | None = None  # smoke runs: at most this many clips per split
+    max_steps: int | None = None  # smoke runs: at most this many batches per epoch
+
+    def __post_init__(self) -> None:
+        choice("data", self.data, ("spoken_words", "spoken_digits"))
+        choice("cell", self.cell, ("gru", "lstm"))
+        for name in ("n_mels", "units", "num_layers", "stride", "epochs", "batch_size"):
+            positive_int(name, getattr(self, name))
+        non_negative_int("conv_channels", self.conv_channels)
+        non_negative_int("seed", self.seed)
+        positive_int("max_samples", self.max_samples, allow_none=True)
+        positive_int("max_steps", self.max_steps, allow_none=True)
+        rate("dropout", self.dropout)
+        positive_float("max_seconds", self.max_seconds)
+        positive_float("learning_rate", self.learning_rate)
+        positive_float("clipnorm", self.clipnorm)
