@@ -274,10 +274,39 @@ class FunctionLoss(Loss):
         return out if out.dim() else out.reshape(1)
 
 
+class TorchLoss(Loss):
+    """A ``torch.nn`` loss module (``nn.CrossEntropyLoss()`` ...) used as a Keras loss.
+
+    torch's losses take ``(input, target)``, Keras's ``(y_true, y_pred)``: the module is
+    called as ``module(y_pred, y_true)`` and reduces by its own ``reduction``. Masks and
+    ``sample_weight`` cannot reach inside it, so ``sample_weight`` is refused.
+    """
+
+    def __init__(self, module: torch.nn.Module) -> None:
+        super().__init__()
+        self.module = module
+        self.display_name = type(module).__name__
+
+    def check_labels(self, y_true: Tensor, y_pred: Tensor) -> None:
+        """torch's loss checks its own inputs (e.g. CrossEntropyLoss's (B, C, T) layout)."""
+
+    def __call__(
+        self, y_true: Tensor, y_pred: Tensor, sample_weight: Tensor | None = None, mask: Tensor | None = None
+    ) -> Tensor:
+        if sample_weight is not None:
+            raise ConfigError(
+                invalid("sample_weight", "given", f"None with a torch loss ({self.display_name} reduces itself)")
+            )
+        return self.module(y_pred, y_true)
+
+
 def get(identifier: Any) -> Loss:
-    """A name, a ``{"class_name", "config"}`` dict, a :class:`Loss` or a function."""
+    """A name, a ``{"class_name", "config"}`` dict, a :class:`Loss`, a function
+    ``fn(y_true, y_pred)`` or a ``torch.nn`` loss module (see :class:`TorchLoss`)."""
     if isinstance(identifier, Loss):
         return identifier
+    if isinstance(identifier, torch.nn.Module):
+        return TorchLoss(identifier)
     if isinstance(identifier, str):
         cls = LOSSES.get(identifier)
         if cls is None:
@@ -297,7 +326,7 @@ def get(identifier: Any) -> Loss:
 
 def serialize(loss: Loss) -> dict[str, Any] | None:
     """JSON-able form, or None for a user function (it is then not saved)."""
-    if isinstance(loss, FunctionLoss):
+    if isinstance(loss, (FunctionLoss, TorchLoss)):
         return None
     return {"class_name": loss.name, "config": loss.get_config()}
 

@@ -57,7 +57,8 @@ class Optimizer:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         for key in (cls.name, *cls.aliases):
-            OPTIMIZERS[key] = cls
+            if key:
+                OPTIMIZERS[key] = cls
 
     # ------------------------------------------------------------------ torch
     def _make(self, params: list[torch.nn.Parameter]) -> torch.optim.Optimizer:
@@ -261,8 +262,49 @@ def _non_negative(name: str, value: Any) -> float:
     return float(value)
 
 
+class TorchOptimizer(Optimizer):
+    """A ``torch.optim`` optimizer made by the user, used as it is (no Keras clipping or decay).
+
+    It must have been made over the model's weights, so the model must be built first
+    (call it once, ``build(input_shape)``, or start it with ``Input``): lazily built
+    weights do not exist yet when the optimizer is made.
+    """
+
+    name = ""
+
+    def __init__(self, optimizer: torch.optim.Optimizer) -> None:
+        super().__init__(float(optimizer.param_groups[0].get("lr", 0.001)))
+        self.torch_optimizer = optimizer
+        self._params = [p for g in optimizer.param_groups for p in g["params"]]
+        self._checked = False
+
+    @property
+    def built(self) -> bool:
+        return self._checked  # fit calls build() once, which checks the weights are covered
+
+    def build(self, params: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
+        """Check that the torch optimizer covers every trainable weight; it is already made."""
+        owned = {id(p) for p in self._params}
+        missing = [p for p in params if p.requires_grad and id(p) not in owned]
+        if missing:
+            raise ConfigError(
+                invalid(
+                    "optimizer",
+                    f"a {type(self.torch_optimizer).__name__} over {len(owned)} tensors",
+                    f"one over all the model's weights ({len(missing)} are not in it): build the model "
+                    "(call it once, or build(input_shape)) before making the torch optimizer",
+                )
+            )
+        self._checked = True
+        return self.torch_optimizer  # type: ignore[return-value]
+
+    def get_config(self) -> dict[str, Any]:
+        return {"learning_rate": self.lr}
+
+
 def get(identifier: Any) -> Optimizer:
-    """A name ("adam"), a config dict ``{"class_name", "config"}`` or an :class:`Optimizer`."""
+    """A name ("adam"), a config dict ``{"class_name", "config"}``, an :class:`Optimizer`, or a
+    ``torch.optim.Optimizer`` instance (see :class:`TorchOptimizer`)."""
     if isinstance(identifier, Optimizer):
         return identifier
     if isinstance(identifier, str):
@@ -276,16 +318,12 @@ def get(identifier: Any) -> Optimizer:
             raise ConfigError(invalid("optimizer", identifier["class_name"], sorted(OPTIMIZERS)))
         return cls(**identifier.get("config", {}))
     if isinstance(identifier, torch.optim.Optimizer):
-        raise ConfigError(
-            invalid(
-                "optimizer",
-                type(identifier).__name__,
-                "a name or an rnnkit optimizer (weights are built on the first call, so "
-                "fit creates the torch optimizer itself)",
-            )
-        )
+        return TorchOptimizer(identifier)
     raise ConfigError(invalid("optimizer", identifier, sorted(OPTIMIZERS)))
 
 
-def serialize(optimizer: Optimizer) -> dict[str, Any]:
+def serialize(optimizer: Optimizer) -> dict[str, Any] | None:
+    """JSON-able form, or None for a user's torch optimizer (the model then loads uncompiled)."""
+    if isinstance(optimizer, TorchOptimizer):
+        return None
     return {"class_name": optimizer.name, "config": optimizer.get_config()}

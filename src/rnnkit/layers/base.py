@@ -31,6 +31,7 @@ from rnnkit.core import constraints as constraints_mod
 from rnnkit.core import initializers as init_mod
 from rnnkit.core import regularizers as reg_mod
 from rnnkit.errors import ConfigError, ShapeError, invalid
+from rnnkit.layers import symbolic
 
 Tensor = torch.Tensor
 Shape = tuple[int | None, ...]
@@ -172,6 +173,12 @@ class Layer(Weights, nn.Module):
         return param
 
     # ---------------------------------------------------------------- calling
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        # Called on symbolic tensors (functional API): record the call instead of computing.
+        if symbolic.active and symbolic.any_symbolic(args, kwargs):
+            return symbolic.symbolic_call(self, args, kwargs)
+        return super().__call__(*args, **kwargs)
+
     def call(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError
 

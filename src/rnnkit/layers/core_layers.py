@@ -18,6 +18,7 @@ from rnnkit.core import constraints as constraints_mod
 from rnnkit.core import initializers as init_mod
 from rnnkit.core import regularizers as reg_mod
 from rnnkit.errors import ConfigError, ShapeError, invalid
+from rnnkit.layers import symbolic
 from rnnkit.layers.base import Layer, Shape, deserialize_layer, serialize_layer
 
 Tensor = torch.Tensor
@@ -45,14 +46,37 @@ def check_last_dim(layer: Layer, inputs: Tensor, expected: int | None) -> None:
 
 
 class InputLayer(Layer):
-    """Declares the input shape (without the batch) for a ``Sequential``; passes inputs through."""
+    """The layer behind ``Input(...)``: declares the input shape and dtype; passes inputs through.
+
+    Keras's config keys: ``batch_shape`` (batch first, None = any) and ``dtype``.
+    """
 
     supports_masking = True
 
-    def __init__(self, shape: Shape, batch_size: int | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        shape: Shape | None = None,
+        batch_size: int | None = None,
+        dtype: Any = None,
+        batch_shape: Shape | None = None,
+        sparse: bool = False,
+        ragged: bool = False,
+        optional: bool = False,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
+        if batch_shape is not None:
+            batch_shape = tuple(batch_shape)
+            shape, batch_size = batch_shape[1:], batch_shape[0]
+        if shape is None:
+            raise ConfigError(invalid("shape", None, "a tuple of sizes without the batch (None = any)"))
+        if sparse or ragged or optional:
+            raise ConfigError(invalid("sparse/ragged/optional", True, "False (dense inputs only)"))
         self.shape = tuple(shape)
         self.batch_size = batch_size
+        self.dtype = symbolic.dtype_name(symbolic.torch_dtype(dtype or "float32"))
+        self.build_input_shape = (batch_size, *self.shape)
+        self.built = True  # no weights: nothing to wait for
 
     def call(self, inputs: Tensor) -> Tensor:
         return inputs
@@ -61,12 +85,35 @@ class InputLayer(Layer):
         return input_shape
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "shape": list(self.shape), "batch_size": self.batch_size}
+        return {
+            "batch_shape": [self.batch_size, *self.shape],
+            "dtype": self.dtype,
+            "sparse": False,
+            "ragged": False,
+            "name": self.name,
+        }
 
 
-def Input(shape: Shape, batch_size: int | None = None, name: str | None = None) -> InputLayer:  # noqa: N802
-    """Keras's ``Input(shape=...)`` for a ``Sequential``: fixes the input shape so weights build at once."""
-    return InputLayer(shape, batch_size=batch_size, name=name)
+def Input(  # noqa: N802
+    shape: Shape | None = None,
+    batch_size: int | None = None,
+    dtype: Any = None,
+    name: str | None = None,
+    batch_shape: Shape | None = None,
+) -> symbolic.KerasTensor:
+    """Keras's ``Input``: a symbolic tensor to build a functional ``Model(inputs, outputs)`` from,
+    or the first entry of a ``Sequential`` (which then builds its weights at once)."""
+    layer = InputLayer(shape, batch_size=batch_size, dtype=dtype, batch_shape=batch_shape, name=name)
+    return input_tensor(layer)
+
+
+def input_tensor(layer: InputLayer) -> symbolic.KerasTensor:
+    """The symbolic tensor an InputLayer produces (its one Node has no inputs)."""
+    t = symbolic.KerasTensor(
+        (layer.batch_size, *layer.shape), layer.dtype, name=layer.name, history=(layer, 0, 0)
+    )
+    layer.__dict__["_inbound_nodes"] = [symbolic.Node(layer, (), {}, [t])]
+    return t
 
 
 class Dense(Layer):

@@ -10,6 +10,7 @@ import sys
 
 from rnnkit import losses, metrics, optimizers
 from rnnkit.models import callbacks
+from rnnkit.models.functional import Functional, model_from_json
 from rnnkit.models.model import MODELS, Model
 from rnnkit.models.plotting import plot_history
 from rnnkit.models.saving import load_model
@@ -21,12 +22,14 @@ del _mod
 
 __all__ = [
     "MODELS",
+    "Functional",
     "Model",
     "Sequential",
     "callbacks",
     "load_model",
     "losses",
     "metrics",
+    "model_from_json",
     "optimizers",
     "plot_history",
 ]

@@ -58,6 +58,13 @@ class Model(Trainer, Weights, nn.Module):
         if init is not None:
             cls.__init__ = _record_init_args(init)  # type: ignore[method-assign]
 
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        # Keras: Model(inputs, outputs) makes a functional model (rnnkit.models.functional
+        # registers "Functional" in MODELS when rnnkit.models is imported).
+        if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
+            return super().__new__(MODELS["Functional"])
+        return super().__new__(cls)
+
     def __init__(self, *, name: str | None = None) -> None:
         nn.Module.__init__(self)
         if name is not None and not isinstance(name, str):
@@ -125,6 +132,21 @@ class Model(Trainer, Weights, nn.Module):
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Model:
         return cls(**config)
+
+    def to_json(self, **kwargs: Any) -> str:
+        """Keras's ``to_json``: class name and config as JSON, no weights (``models.model_from_json``)."""
+        return json.dumps({"class_name": type(self).__name__, "config": self.get_config()}, **kwargs)
+
+    @property
+    def metrics_names(self) -> list[str]:
+        """The names of what ``evaluate`` returns, in its order: ``["loss", "accuracy", ...]``.
+
+        (Keras 3 gives ``["loss", "compile_metrics"]`` here; this is Keras 2's per-metric list,
+        which is what the names are for.) Metric names are known once a batch has been seen.
+        """
+        if not getattr(self, "compiled", False):
+            return []
+        return ["loss", *(m.name for m in self.metrics)]
 
     def save(
         self,

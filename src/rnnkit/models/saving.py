@@ -132,6 +132,8 @@ def _compile_config(model: Any) -> dict[str, Any] | None:
             metrics.append(metrics_mod.serialize(m))
         else:
             return None  # a user function: the model loads uncompiled
+    if optimizers_mod.serialize(model.optimizer) is None:
+        return None  # a user's torch optimizer: the model loads uncompiled
     loss = loss_cfg(model.compiled_loss)
     if model.compiled_loss is not None and loss is None:
         return None

@@ -21,6 +21,7 @@ from torch import nn
 from rnnkit.errors import ConfigError, ShapeError, invalid
 from rnnkit.layers.base import Layer, deserialize_layer, serialize_layer
 from rnnkit.layers.core_layers import InputLayer
+from rnnkit.layers.symbolic import KerasTensor, torch_dtype
 from rnnkit.models.model import Model, _fmt_shape
 from rnnkit.models.training import Trainer
 
@@ -40,10 +41,16 @@ class Sequential(Model):
 
     def add(self, layer: nn.Module) -> None:
         """Append a layer (``Input(shape=...)`` first fixes the input shape and builds the weights)."""
+        if isinstance(layer, KerasTensor):  # Input(shape=...) returns the InputLayer's tensor
+            history = layer._keras_history
+            if history is None or not isinstance(history[0], InputLayer):
+                raise ConfigError(invalid("layer", layer, "a layer, or Input(...) as the first entry"))
+            layer = history[0]
         if isinstance(layer, InputLayer):
             if len(self.layers) or self.input_spec is not None:
                 raise ConfigError(invalid("layer", layer.name, "Input(...) only as the first layer"))
             self.input_spec = (layer.batch_size, *layer.shape)
+            self._input_dtype = layer.dtype
             return
         if not isinstance(layer, nn.Module):
             raise ConfigError(invalid("layer", layer, "an rnnkit layer or a torch.nn.Module"))
@@ -69,10 +76,16 @@ class Sequential(Model):
                 invalid("input_shape", tuple(input_shape), "(batch, ...) with at least 2 dimensions")
             )
         shape = tuple(1 if d is None else int(d) for d in input_shape)
+        dtype = torch_dtype(self.__dict__.get("_input_dtype") or "float32")
         was_training = self.training
         self.eval()
         with torch.no_grad():
-            self(torch.zeros(shape))
+            # ones, not zeros: an integer input feeds Embedding(mask_zero=True), where 0 is padding
+            self(
+                torch.ones(shape, dtype=dtype)
+                if not dtype.is_floating_point
+                else torch.zeros(shape, dtype=dtype)
+            )
         self.train(was_training)
         self._forget_states()
 
@@ -109,12 +122,15 @@ class Sequential(Model):
         return {
             "name": self.name,
             "input_shape": None if self.input_spec is None else list(self.input_spec),
+            "input_dtype": self.__dict__.get("_input_dtype"),
             "layers": [serialize_layer(layer) for layer in self.layers],  # type: ignore[arg-type]
         }
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Sequential:
         model = cls(name=config.get("name"))
+        if config.get("input_dtype"):
+            model._input_dtype = config["input_dtype"]
         for data in config.get("layers", []):
             model.layers.append(deserialize_layer(data))
         if config.get("input_shape") is not None:
