@@ -276,3 +276,15 @@ def test_bad_inputs_give_one_clear_error(speech_run, tmp_path):
         model.transcribe(tmp_path / "long.wav")
     with pytest.raises(DataError, match="does not exist"):
         Transcriber.load(tmp_path / "nothing")
+
+
+@pytest.mark.parametrize(("cell", "bidirectional"), [("gru", True), ("lstm", False)])
+def test_a_clip_decodes_the_same_alone_or_padded_in_a_batch(cell, bidirectional):
+    model = SpeechRecognizer(8, 5, cell=cell, units=6, num_layers=2, bidirectional=bidirectional, stride=2)
+    model.eval()
+    x = torch.randn(1, 21, 8)
+    alone, n = model(x, torch.tensor([21]))
+    batch = torch.cat([torch.cat([x, torch.randn(1, 9, 8) * 5], dim=1), torch.randn(1, 30, 8)])
+    both, lens = model(batch, torch.tensor([21, 30]))
+    assert lens.tolist() == [11, 15] and n.tolist() == [11]
+    torch.testing.assert_close(both[:1, :11], alone, atol=1e-5, rtol=1e-5)

@@ -79,7 +79,9 @@ class AcousticEncoder(nn.Module):
 
     def forward(self, frames: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
         """(B, T, M), (B,) -> (B, T', D*H), (B,) subsampled lengths."""
-        h = frames
+        # zero the padding: the conv's window at a clip's end must see zeros, as it does for the
+        # same clip alone (its own zero padding), not the frames of whatever pads the batch
+        h = frames * length_mask(lengths, frames.shape[1])[..., None].to(frames.dtype)
         if self.conv is not None:
             h = torch.relu(self.conv(h.transpose(1, 2))).transpose(1, 2)  # (B, M, T) -> (B, T', C)
             lengths = subsampled_lengths(lengths, self.stride)
