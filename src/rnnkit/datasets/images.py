@@ -340,6 +340,13 @@ def digit_pool() -> tuple[np.ndarray, np.ndarray]:
     return np.stack(big), d.target.astype(np.int64)
 
 
+def strip_pools() -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The source digits of each split, (images (n, 16, 16), labels): 1,257 / 180 / 360, disjoint."""
+    pool, labels = digit_pool()
+    tr, va, te = seeded_split(len(pool), validation=180, test=360)
+    return {s: (pool[i], labels[i]) for s, i in (("train", tr), ("validation", va), ("test", te))}
+
+
 def make_strips(pool: np.ndarray, labels: np.ndarray, n: int, seed: int) -> ImageCaptions:
     rng = np.random.default_rng(seed)
     H, W = STRIP_SHAPE
@@ -454,12 +461,10 @@ def load_shapes_captions(info: DatasetInfo, variant: str | None = None) -> Image
 )
 def load_digit_strips(info: DatasetInfo, variant: str | None = None) -> ImageCaptionDataset:
     def build() -> dict[str, ImageCaptions]:
-        pool, labels = digit_pool()
-        tr, va, te = seeded_split(len(pool), validation=180, test=360)
+        pools = strip_pools()
         return {
-            "train": make_strips(pool[tr], labels[tr], _STRIP_SPLITS["train"], SPLIT_SEED),
-            "validation": make_strips(pool[va], labels[va], _STRIP_SPLITS["validation"], SPLIT_SEED + 1),
-            "test": make_strips(pool[te], labels[te], _STRIP_SPLITS["test"], SPLIT_SEED + 2),
+            s: make_strips(*pools[s], _STRIP_SPLITS[s], SPLIT_SEED + k)
+            for k, s in enumerate(("train", "validation", "test"))
         }
 
     return ImageCaptionDataset(info=info, kind="digits", **_cached("digit_strips", build))
