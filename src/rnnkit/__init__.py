@@ -26,8 +26,9 @@ from rnnkit.errors import (
 )
 
 if TYPE_CHECKING:
-    from rnnkit import layers
-    from rnnkit.models import Model, Sequential, callbacks, load_model, losses, metrics, optimizers
+    from rnnkit import layers, losses, metrics, models, optimizers, preprocessing, utils
+    from rnnkit.layers import Input, InputLayer
+    from rnnkit.models import Model, Sequential, callbacks, load_model
     from rnnkit.utils.seed import set_seed
 
 __version__ = "0.1.0"
@@ -35,13 +36,18 @@ __version__ = "0.1.0"
 # name -> the module that defines it (imported on first use)
 _LAZY = {
     "layers": "rnnkit.layers",
+    "Input": "rnnkit.layers",
+    "InputLayer": "rnnkit.layers",
+    "models": "rnnkit.models",
+    "utils": "rnnkit.utils",
+    "preprocessing": "rnnkit.preprocessing",
     "Model": "rnnkit.models",
     "Sequential": "rnnkit.models",
     "callbacks": "rnnkit.models",
     "load_model": "rnnkit.models",
-    "losses": "rnnkit.models",
-    "metrics": "rnnkit.models",
-    "optimizers": "rnnkit.models",
+    "losses": "rnnkit.losses",
+    "metrics": "rnnkit.metrics",
+    "optimizers": "rnnkit.optimizers",
     "set_seed": "rnnkit.utils.seed",
 }
 
@@ -49,6 +55,8 @@ __all__ = [
     "CheckpointError",
     "ConfigError",
     "DataError",
+    "Input",
+    "InputLayer",
     "KernelError",
     "MissingDependencyError",
     "Model",
@@ -62,8 +70,11 @@ __all__ = [
     "load_model",
     "losses",
     "metrics",
+    "models",
     "optimizers",
+    "preprocessing",
     "set_seed",
+    "utils",
 ]
 
 
