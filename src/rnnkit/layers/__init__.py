@@ -15,8 +15,6 @@ from rnnkit.layers.core_layers import (
     Dense,
     Dropout,
     Embedding,
-    GlobalAveragePooling1D,
-    GlobalMaxPooling1D,
     Input,
     InputLayer,
     Masking,
@@ -25,7 +23,18 @@ from rnnkit.layers.core_layers import (
 from rnnkit.layers.gru import GRU, GRUCell
 from rnnkit.layers.lstm import LSTM, LSTMCell
 from rnnkit.layers.min_rnn import MinGRU, MinGRUCell, MinLSTM, MinLSTMCell
+from rnnkit.layers.pooling import (
+    AveragePooling1D,
+    AveragePooling2D,
+    GlobalAveragePooling1D,
+    GlobalAveragePooling2D,
+    GlobalMaxPooling1D,
+    GlobalMaxPooling2D,
+    MaxPooling1D,
+    MaxPooling2D,
+)
 from rnnkit.layers.recurrent import RNN, StackedRNNCells, kernel_report
+from rnnkit.layers.reshaping import Flatten, Permute, RepeatVector, Reshape
 from rnnkit.layers.simple_rnn import SimpleRNN, SimpleRNNCell
 
 __all__ = [
@@ -36,25 +45,35 @@ __all__ = [
     "Activation",
     "AdditiveAttention",
     "Attention",
+    "AveragePooling1D",
+    "AveragePooling2D",
     "Bidirectional",
     "Conv1D",
     "Conv2D",
     "Dense",
     "Dropout",
     "Embedding",
+    "Flatten",
     "GRUCell",
     "GlobalAveragePooling1D",
+    "GlobalAveragePooling2D",
     "GlobalMaxPooling1D",
+    "GlobalMaxPooling2D",
     "Input",
     "InputLayer",
     "LSTMCell",
     "Layer",
     "Masking",
+    "MaxPooling1D",
+    "MaxPooling2D",
     "MinGRU",
     "MinGRUCell",
     "MinLSTM",
     "MinLSTMCell",
+    "Permute",
     "RecurrentCell",
+    "RepeatVector",
+    "Reshape",
     "SimpleRNN",
     "SimpleRNNCell",
     "StackedRNNCells",
