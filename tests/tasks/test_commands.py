@@ -94,3 +94,29 @@ def test_a_run_of_another_task_is_refused(kws_run):
     out, _ = kws_run
     with pytest.raises(ConfigError, match="holds a 'commands' run: expected a 'speech' run"):
         Transcriber.load(out)
+
+
+@needs_espeak
+def test_recognize_command_and_its_errors(kws_run, tmp_path, capsys):
+    import json
+
+    from rnnkit.cli.main import main
+    from rnnkit.data.audio import write_wav
+
+    def run(argv):
+        with pytest.raises(SystemExit) as info:
+            main(argv)
+        o = capsys.readouterr()
+        return info.value.code, o.out, o.err
+
+    out, _ = kws_run
+    write_wav(tmp_path / "q.wav", silence(1, 1.0, 8_000, 2)[0], 8_000, bits=8)  # 8-bit, 8 kHz: resampled
+    code, stdout, err = run(["recognize", str(out), str(tmp_path / "q.wav"), "--json"])
+    assert code == 0 and err == ""
+    (row,) = json.loads(stdout)
+    assert row["command"] in row["probabilities"] and len(row["probabilities"]) == 12
+    write_wav(tmp_path / "empty.wav", np.zeros(0), 16_000)
+    code, stdout, err = run(["recognize", str(out), str(tmp_path / "empty.wav")])
+    assert code == 2 and stdout == "" and err.startswith("error: ") and "holds no samples" in err
+    code, _, err = run(["transcribe", str(out), str(tmp_path / "q.wav")])
+    assert code == 2 and "holds a 'commands' run: expected a 'speech' run." in err

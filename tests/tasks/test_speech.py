@@ -288,3 +288,45 @@ def test_a_clip_decodes_the_same_alone_or_padded_in_a_batch(cell, bidirectional)
     both, lens = model(batch, torch.tensor([21, 30]))
     assert lens.tolist() == [11, 15] and n.tolist() == [11]
     torch.testing.assert_close(both[:1, :11], alone, atol=1e-5, rtol=1e-5)
+
+
+def run_main(capsys, argv):
+    from rnnkit.cli.main import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    out = capsys.readouterr()
+    return exit_info.value.code, out.out, out.err
+
+
+@needs_espeak
+def test_transcribe_command_and_its_errors(speech_run, tmp_path, capsys):
+    import json
+
+    from rnnkit import datasets
+    from rnnkit.data.audio import write_wav
+
+    out, _ = speech_run
+    write_wav(tmp_path / "a.wav", datasets.load("spoken_digit_strings:tiny").test.waves[1], 16_000, bits=32)
+    code, stdout, err = run_main(
+        capsys, ["transcribe", str(out), str(tmp_path / "a.wav"), "--beam", "0", "--json"]
+    )
+    assert code == 0 and err == ""
+    (row,) = json.loads(stdout)
+    assert (
+        row["decoder"] == "greedy" and row["file"] == str(tmp_path / "a.wav") and row["real_time_factor"] > 0
+    )
+    (tmp_path / "x.wav").write_bytes(b"ID3 an mp3 file")
+    sentiment = tmp_path / "sent"
+    sentiment.mkdir()
+    (sentiment / "run.json").write_text('{"format": "rnnkit.run/1", "task": "sentiment", "config": {}}')
+    for argv, message in [
+        ([str(out), str(tmp_path / "x.wav")], f"error: {str(tmp_path / 'x.wav')!r} is not a WAV file"),
+        ([str(out), str(tmp_path / "none.wav")], "error: cannot read"),
+        ([str(sentiment), str(tmp_path / "a.wav")], "holds a 'sentiment' run: expected a 'speech' run."),
+        ([str(out), str(tmp_path / "a.wav"), "--beam", "-1"], "error: beam=-1 is not valid"),
+    ]:
+        code, stdout, err = run_main(capsys, ["transcribe", *argv])
+        assert code == 2 and stdout == "" and message in err and err.count("\n") == 1, (argv, err)
+    code, _, err = run_main(capsys, ["predict", str(out), "two"])  # a speech run given to `predict`
+    assert code == 2 and "holds a 'speech' run: expected a 'sentiment' run." in err

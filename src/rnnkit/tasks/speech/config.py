@@ -9,8 +9,7 @@ from rnnkit.config import Config, choice, non_negative_int, positive_float, posi
 
 @dataclass
 class SpeechConfig(Config):
-    # a bundled dataset (":small"/":tiny" variants for quick runs) or a folder with transcripts.tsv
-    data: str = "spoken_digit_strings"
+    data: str = "spoken_digit_strings"  # bundled (":small"/":tiny" quick), or a folder with transcripts.tsv
     level: str = "char"  # CTC labels: "char" (letters + space; any word) or "word" (closed vocabulary)
     n_mels: int = 40  # log-mel bands: 40 is plenty for 16 kHz speech, and half the cost of 80
     max_seconds: float = 10.0  # longer clips are refused at transcription
