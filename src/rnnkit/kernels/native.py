@@ -10,10 +10,23 @@ sigmoid gates, with masks, recurrent dropout and layer norm; the rest (zoneout, 
 other activations) stays in the Python loop (:func:`native_blocker` says why).
 
 The extension is compiled with ``torch.utils.cpp_extension`` (g++ and ninja) into
-``$RNNKIT_CACHE`` (default ``~/.cache/rnnkit``), once per source and torch version, about
-a minute on 2 cores; ``make setup`` builds it ahead. If the build fails, rnnkit logs one
-warning and the Python loop runs instead. ``RNNKIT_NATIVE=0`` turns it off;
-``with use_native(False):`` does so for a block (tests compare both).
+``$RNNKIT_CACHE/extensions`` (default ``~/.cache/rnnkit``), about a minute on 2 cores;
+``make setup`` builds it ahead. If the build fails, rnnkit logs one warning and the Python
+loop runs instead. ``RNNKIT_NATIVE=0`` turns it off; ``with use_native(False):`` does so
+for a block (tests compare both).
+
+The cache is shared by every checkout and virtual environment of one user, so:
+
+- a build is keyed by everything that changes the binary (:func:`build_key`: the sources'
+  hash, torch's version, git commit and C++ ABI, the compiler, Python's ABI tag and the
+  CPU flags ``-march=native`` compiles for): two environments with different keys keep
+  two files instead of rebuilding one in turns;
+- one process builds a key at a time, under a file lock (``filelock``, a torch
+  dependency); the others wait, then load its result;
+- the build runs in a fresh temporary folder and the finished module is renamed into
+  place (:func:`rnnkit.utils.io.atomic_replace`): a file under the final name is always
+  whole, so nothing ever loads a half-written module;
+- every build says so on stderr (what, where, why), and so does a wait for another's.
 """
 
 from __future__ import annotations
@@ -21,18 +34,27 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import hashlib
+import importlib.util
+import json
 import logging
 import os
 import platform
+import shutil
+import sys
+import sysconfig
+import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import torch
 
 from rnnkit.core import activations
 from rnnkit.core.cells import LN_EPS, CellParams
+from rnnkit.utils.io import atomic_replace, atomic_write_json
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +63,8 @@ Tensor = torch.Tensor
 SOURCE = Path(__file__).with_name("csrc") / "fast_rnn.cpp"  # the RNN loops and the module
 EXTRA_SOURCES = [Path(__file__).with_name("csrc") / "min_scan.cpp"]  # minGRU/minLSTM
 KIND_IDS = {"rnn": 0, "lstm": 1, "gru": 2}
+CFLAGS = ["-O3", "-march=native", "-fopenmp-simd"]
+BUILD_WAIT_S = 1800.0  # the longest we wait for another process's build before giving up
 _ENABLED: contextvars.ContextVar[bool] = contextvars.ContextVar("rnnkit_native", default=True)
 _lock = threading.Lock()
 _module: Any = None
@@ -59,12 +83,44 @@ def _cpu_flags() -> bytes:
         return platform.processor().encode()
 
 
-def _build_name() -> str:
-    # One build per source text, torch version and CPU (it is compiled with -march=native):
-    # an edit, a torch upgrade or a home directory shared with another machine rebuilds.
-    key = b"".join(p.read_bytes() for p in [SOURCE, *EXTRA_SOURCES])
-    key += torch.__version__.encode() + _cpu_flags()
-    return f"rnnkit_fast_rnn_{hashlib.sha256(key).hexdigest()[:12]}"
+def _compiler() -> str:
+    """The C++ compiler cpp_extension will run ($CXX, else c++), named by its resolved path,
+    size and modification time: an upgrade or another compiler changes the key, without
+    running the compiler on every import to ask its version."""
+    cxx = os.environ.get("CXX", "c++")
+    found = shutil.which(cxx)
+    if found is None:
+        return f"{cxx} (not found)"
+    real = os.path.realpath(found)
+    st = os.stat(real)
+    return f"{cxx} -> {real} ({st.st_size} bytes, mtime {st.st_mtime_ns})"
+
+
+def build_key() -> dict[str, str]:
+    """What the compiled module depends on; its hash names the build."""
+    sources = hashlib.sha256()
+    for p in [SOURCE, *EXTRA_SOURCES]:
+        sources.update(p.name.encode() + b"\0" + p.read_bytes() + b"\0")
+    return {
+        "sources": sources.hexdigest(),
+        "torch": f"{torch.__version__} ({torch.version.git_version})",
+        "torch_cxx11_abi": str(torch._C._GLIBCXX_USE_CXX11_ABI),
+        "compiler": _compiler(),
+        "cflags": " ".join(CFLAGS),
+        "python": f"{sys.implementation.cache_tag} {sysconfig.get_config_var('EXT_SUFFIX')}",
+        "cpu": hashlib.sha256(_cpu_flags()).hexdigest()[:16],  # -march=native: the CPU's flags
+    }
+
+
+def _build_name(key: dict[str, str] | None = None) -> str:
+    blob = json.dumps(build_key() if key is None else key, sort_keys=True).encode()
+    return f"rnnkit_fast_rnn_{hashlib.sha256(blob).hexdigest()[:16]}"
+
+
+def _say(message: str) -> None:
+    # stderr, not the logger: a build costs a minute of two cores, and whoever waits for it
+    # must see why, whatever logging is configured to show.
+    print(f"rnnkit: {message}", file=sys.stderr, flush=True)
 
 
 def _put_ninja_on_path() -> None:
@@ -76,6 +132,70 @@ def _put_ninja_on_path() -> None:
     path = os.environ.get("PATH", "")
     if ninja.BIN_DIR not in path.split(os.pathsep):
         os.environ["PATH"] = ninja.BIN_DIR + os.pathsep + path
+
+
+def _compile(name: str, build_dir: Path, verbose: bool) -> tuple[ModuleType, Path]:
+    """Build the module in ``build_dir`` (ninja, via cpp_extension) and import it from there;
+    return it and the path of the built file."""
+    from torch.utils import cpp_extension
+
+    _put_ninja_on_path()
+    module = cpp_extension.load(
+        name=name,
+        sources=[str(p) for p in [SOURCE, *EXTRA_SOURCES]],
+        build_directory=str(build_dir),
+        extra_cflags=CFLAGS,
+        verbose=verbose,
+    )
+    return module, Path(module.__file__)  # type: ignore[arg-type]
+
+
+def _import(name: str, path: Path) -> ModuleType:
+    """Import the extension module ``name`` from the file ``path``."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import {name} from {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _load_or_build(verbose: bool) -> ModuleType:
+    """The built module for this key: loaded if it is there, else built under the key's lock."""
+    from filelock import FileLock, Timeout
+
+    key = build_key()
+    name = _build_name(key)
+    root = cache_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    final = root / f"{name}.so"
+    if final.exists():  # only ever a whole file: it appears by rename once built
+        return _import(name, final)
+    lock = FileLock(str(root / f"{name}.lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        _say(f"waiting for another process to finish building the C++ fast kernel {final}")
+        lock.acquire(timeout=BUILD_WAIT_S)
+    try:
+        if final.exists():  # the other process built it meanwhile
+            return _import(name, final)
+        for stale in root.glob(f".{name}.build-*"):  # left by a build that was killed
+            shutil.rmtree(stale, ignore_errors=True)
+        why = "; ".join(f"{k} {v}" for k, v in key.items())
+        _say(f"compiling the C++ fast kernel into {final} (about a minute, once for: {why})")
+        t0 = time.perf_counter()
+        build = Path(tempfile.mkdtemp(prefix=f".{name}.build-", dir=root))
+        try:
+            module, built = _compile(name, build, verbose)
+            atomic_write_json(root / f"{name}.json", key)  # what this build is for, to read
+            atomic_replace(built, final)
+        finally:
+            shutil.rmtree(build, ignore_errors=True)
+        _say(f"C++ fast kernel built in {time.perf_counter() - t0:.0f} s")
+        return module
+    finally:
+        lock.release()
 
 
 def load(verbose: bool = False) -> Any:
@@ -90,21 +210,7 @@ def load(verbose: bool = False) -> Any:
             _error = "RNNKIT_NATIVE=0"
             return None
         try:
-            from torch.utils import cpp_extension
-
-            _put_ninja_on_path()
-            name = _build_name()
-            build = cache_dir() / name
-            build.mkdir(parents=True, exist_ok=True)
-            if not (build / f"{name}.so").exists():
-                logger.warning("rnnkit: compiling the C++ fast kernel once, into %s (about a minute)", build)
-            _module = cpp_extension.load(
-                name=name,
-                sources=[str(p) for p in [SOURCE, *EXTRA_SOURCES]],
-                build_directory=str(build),
-                extra_cflags=["-O3", "-march=native", "-fopenmp-simd"],
-                verbose=verbose,
-            )
+            _module = _load_or_build(verbose)
         except Exception as exc:  # a missing compiler or ninja, a build error: fall back, say so once
             _error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else ''}"
             logger.warning(

@@ -5,7 +5,8 @@ Every file rnnkit writes (weights, checkpoints, JSON, CSV, PNG, caches) goes thr
 - :func:`atomic_write` -- bytes or text;
 - :func:`atomic_write_json` -- a JSON document (UTF-8, trailing newline);
 - :func:`atomic_path` -- a context manager yielding a temporary path for writers that want a
-  file name of their own (``safetensors.torch.save_file``, ``fig.savefig``, ``df.to_csv``).
+  file name of their own (``safetensors.torch.save_file``, ``fig.savefig``, ``df.to_csv``);
+- :func:`atomic_replace` -- publish a file some other program wrote (a compiler's output).
 
 How: a temporary file in the target's own folder (a rename is atomic only within one file
 system), the bytes fsync'ed, ``os.replace`` over the target, then the folder fsync'ed so the
@@ -29,7 +30,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_path", "atomic_write", "atomic_write_json"]
+__all__ = ["atomic_path", "atomic_replace", "atomic_write", "atomic_write_json"]
 
 
 def _temp_name(path: Path) -> Path:
@@ -55,11 +56,15 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _publish(tmp: Path, path: Path) -> None:
-    with open(tmp, "rb+") as f:  # the writer may have closed its own handle: sync by name
+def atomic_replace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> Path:
+    """Move the finished file ``src`` over ``dst`` (same file system): its bytes are synced
+    first, so ``dst`` names the old file or the whole new one, even after a power cut."""
+    src, dst = Path(src), Path(dst)
+    with open(src, "rb+") as f:  # the writer may have closed its own handle: sync by name
         os.fsync(f.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    os.replace(src, dst)
+    _fsync_dir(dst.parent)
+    return dst
 
 
 @contextlib.contextmanager
@@ -76,7 +81,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     os.close(_create(tmp))  # made now, with the umask's mode; the writer truncates and fills it
     try:
         yield tmp
-        _publish(tmp, path)
+        atomic_replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
