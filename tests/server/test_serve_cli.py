@@ -14,16 +14,25 @@ pytestmark = pytest.mark.xdist_group("server")
 
 
 def test_serve_loads_the_runs_and_binds_loopback_by_default(run_dirs, monkeypatch):
-    import uvicorn
+    from rnnkit.cli import serve as serve_cli
+    from rnnkit.server.limits import BodyTimeout
+    from rnnkit.server.security import HostAndToken
 
     calls = []
-    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append((app, kw)))
+    monkeypatch.setattr(
+        serve_cli, "run_server", lambda config, sock: calls.append((config, sock.getsockname()))
+    )
     result = CliRunner().invoke(
         app, ["serve", str(run_dirs["sentiment"]), str(run_dirs["lm"]), "--port", "8765"]
     )
     assert result.exit_code == 0, result.output
-    served, kw = calls[0]
-    assert kw["host"] == "127.0.0.1" and kw["port"] == 8765
+    config, address = calls[0]
+    assert address == ("127.0.0.1", 8765)
+    # The app behind its limits: body timeout, then the Host/token check, then rnnkit's routes.
+    assert isinstance(config.app, BodyTimeout) and isinstance(config.app.app, HostAndToken)
+    assert config.app.app.access.allowed_hosts == ("localhost", "127.0.0.1", "::1")
+    assert config.http.header_timeout_s == 10.0 and config.http.max_connections == 100
+    served = config.app.app.app
     assert [r.name for r in served.state.registry] == ["sent", "lm"]
 
 
