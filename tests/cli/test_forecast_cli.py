@@ -103,10 +103,9 @@ def _exit(monkeypatch, capsys, argv):
     return info.value.code, capsys.readouterr().err.strip()
 
 
-def test_horizon_zero_is_one_line_and_exit_2(monkeypatch, capsys):
-    code, err = _exit(
-        monkeypatch, capsys, ["train", "forecast", "--data", "x.csv", "--target", "a", "--horizon", "0"]
-    )
+def test_horizon_zero_is_one_line_and_exit_2(monkeypatch, capsys, tmp_path):
+    argv = ["train", "forecast", "--data", "x.csv", "--target", "a", "--horizon", "0", "--out", str(tmp_path)]
+    code, err = _exit(monkeypatch, capsys, argv)
     assert code == 2 and err == "error: horizon=0 is not valid: expected an integer >= 1."
 
 

@@ -9,7 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from rnnkit.server.app import create_app
-from rnnkit.server.schemas import MAX_TEXT_CHARS, Limits
+from rnnkit.server.schemas import Limits
+from rnnkit.tasks.sentiment.api import MAX_TEXT_CHARS
 from rnnkit.tasks.language_model import LanguageModel
 
 pytestmark = pytest.mark.xdist_group("server")  # one worker builds the tiny runs once
@@ -45,13 +46,28 @@ def test_openapi_schema_lists_every_endpoint(client):
 def test_the_page_and_its_assets_are_served(client):
     page = client.get("/")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
-    for element in ('id="keyboard"', 'id="review"', 'id="generate"', 'id="chart"'):
-        assert element in page.text
+    tasks = client.get("/api/tasks").json()
+    assert [(t["name"], t["page"], t["runs"]) for t in tasks] == [
+        ("sentiment", "sentiment.js", ["sent"]),
+        ("lm", "lm.js", ["lm"]),
+        ("forecast", "forecast.js", ["fc"]),
+    ]
+    # Each task's panel comes from its tab script, which the page loads for the loaded tasks.
+    scripts = {t["page"]: client.get(f"/static/tasks/{t['page']}") for t in tasks}
+    assert all(r.status_code == 200 for r in scripts.values())
+    for page_file, element in (
+        ("lm.js", 'id="keyboard"'),
+        ("sentiment.js", 'id="review"'),
+        ("lm.js", 'id="generate"'),
+        ("forecast.js", 'id="chart"'),
+    ):
+        assert element in scripts[page_file].text
     for asset in ("/static/app.js", "/static/style.css"):
         assert client.get(asset).status_code == 200
     # No external resources: the page must work with no internet.
-    assert "http://" not in page.text.replace("http://www.w3.org", "")
-    assert "https://" not in page.text + client.get("/static/app.js").text
+    everything = page.text + client.get("/static/app.js").text + "".join(r.text for r in scripts.values())
+    assert "http://" not in everything.replace("http://www.w3.org", "")
+    assert "https://" not in everything
 
 
 # ---------------------------------------------------------------------- sentiment

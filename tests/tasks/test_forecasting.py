@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from rnnkit.errors import ConfigError, DataError
-from rnnkit.tasks import baselines as bl
+from rnnkit.tasks.forecasting import baselines as bl
 from rnnkit.tasks.forecasting import (
     ForecastConfig,
     Forecaster,
@@ -23,7 +23,7 @@ from rnnkit.tasks.forecasting import (
     resolve,
     train,
 )
-from rnnkit.tasks.ts_metrics import GaussianNLL, Pinball, directional_accuracy, naive_scale, smape
+from rnnkit.tasks.forecasting.metrics import GaussianNLL, Pinball, directional_accuracy, naive_scale, smape
 
 FAST = {"units": 16, "epochs": 25, "batch_size": 32, "lookback": 24, "baselines": ["naive", "drift"]}
 
@@ -268,7 +268,7 @@ def test_error_horizon_zero():
 
 
 def test_error_unknown_config_key():
-    with pytest.raises(ConfigError, match=r"^forecast config key='horizn' is not valid: expected one of"):
+    with pytest.raises(ConfigError, match=r"^config key='horizn' is not valid: expected one of"):
         ForecastConfig.from_dict({"horizn": 3})
 
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from rnnkit.errors import ConfigError, DataError
-from rnnkit.tasks import rundir
+from rnnkit.tasks import runs as rundir
 from rnnkit.tasks.sentiment import (
     BucketedBatches,
     SentimentClassifier,
@@ -129,7 +129,9 @@ def test_resume_continues_from_the_checkpoint(tmp_path):
 
 
 def test_wrong_task_and_missing_run_directory(tmp_path):
-    rundir.create_run(tmp_path / "lm", "lm", {})
+    from rnnkit.tasks.language_model import LMConfig
+
+    rundir.start_run(rundir.TrainOptions(tmp_path / "lm"), "lm", LMConfig())
     with pytest.raises(ConfigError, match=r"holds a 'lm' run: expected a 'sentiment' run\.$"):
         SentimentClassifier.load(tmp_path / "lm")
     with pytest.raises(DataError, match=r"does not exist: train one first"):

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from rnnkit.cli.diagnose import command_line, parse_cells, parse_ints
-from rnnkit.tasks.memory import CELLS, TASKS, MemoryResults, check_lengths, check_task, run_memory_benchmark
+from rnnkit.labs.names import CELL_NAMES, TASKS, check_lengths, check_task
 from rnnkit.utils.io import atomic_write_json
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Measured benchmarks.")
@@ -32,7 +32,7 @@ def _group() -> None:
 def memory(
     task: Annotated[str, typer.Option(help=f"Which task: {', '.join(TASKS)}.")] = "adding",
     cells: Annotated[
-        str, typer.Option(help=f"Comma-separated cells: {', '.join(CELLS)}.")
+        str, typer.Option(help=f"Comma-separated cells: {', '.join(CELL_NAMES)}.")
     ] = "simple,lstm,gru",
     lengths: Annotated[
         str, typer.Option(help="Comma-separated sequence lengths T (each >= 2).")
@@ -58,6 +58,8 @@ def memory(
     ] = None,
 ) -> None:
     """Adding problem or copy memory: final loss against T per cell, with the no-memory baseline."""
+    from rnnkit.labs.memory import MemoryResults, run_memory_benchmark
+
     check_task(task)
     names = parse_cells(cells)
     ts = check_lengths(parse_ints("lengths", lengths))
@@ -98,7 +100,7 @@ def memory(
         typer.echo(f"wrote {plot_memory_results(results, plot)}")
 
 
-def _print_table(results: MemoryResults) -> None:
+def _print_table(results: Any) -> None:
     metric = results.metric
     table = Table(title=f"{results.task}: final held-out {metric} (baseline = no memory)")
     for col in ("cell", "T", metric, "baseline", "loss/baseline", "steps", "seconds"):

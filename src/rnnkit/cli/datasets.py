@@ -9,8 +9,6 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from rnnkit import datasets
-
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Bundled real datasets (no downloads).")
 
 
@@ -21,6 +19,8 @@ def _fmt_splits(splits: dict[str, int]) -> str:
 @app.command("list")
 def list_command() -> None:
     """List every bundled dataset with its task, size and license."""
+    from rnnkit import datasets
+
     table = Table(title="rnnkit datasets", show_lines=False)
     for col in ("name", "task", "size", "splits", "license"):
         table.add_column(col, overflow="fold")
@@ -37,6 +37,8 @@ def show_command(
     load: Annotated[bool, typer.Option(help="Load the data to print real split sizes and samples.")] = True,
 ) -> None:
     """Describe one dataset: source, license, size, splits and a few samples."""
+    from rnnkit import datasets
+
     console = Console(width=160)
     # A bad name raises ConfigError; rnnkit.cli.main turns it into one line on stderr and exit code 2.
     meta = datasets.info(name)

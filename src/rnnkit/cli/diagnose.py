@@ -4,7 +4,7 @@
 
 Prints, per cell, ||dL/dh_1|| / ||dL/dh_T|| and the spectral radius of each gate
 block of the recurrent matrix; the plot shows ||dL/dh_t|| against t on a log scale.
-The math is in docs/vanishing-gradients.md; the measurement in rnnkit.tasks.gradients.
+The math is in docs/vanishing-gradients.md; the measurement in rnnkit.labs.gradients.
 """
 
 from __future__ import annotations
@@ -19,8 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from rnnkit.errors import ConfigError, invalid
-from rnnkit.tasks.gradients import gradient_report, plot_gradient_report
-from rnnkit.tasks.memory import CELLS, INITS, check_cells, check_init, check_length
+from rnnkit.labs.names import CELL_NAMES, INITS, check_cells, check_init, check_length
 from rnnkit.utils.io import atomic_write_json
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Diagnose recurrent networks.")
@@ -56,7 +55,7 @@ def _fmt(value: float) -> str:
 @app.command()
 def gradients(
     cells: Annotated[
-        str, typer.Option(help=f"Comma-separated cells: {', '.join(CELLS)}.")
+        str, typer.Option(help=f"Comma-separated cells: {', '.join(CELL_NAMES)}.")
     ] = "simple,lstm,gru",
     length: Annotated[int, typer.Option(help="Sequence length T (>= 2); the loss is on step T.")] = 200,
     units: Annotated[int, typer.Option(help="Hidden units H.")] = 64,
@@ -79,6 +78,8 @@ def gradients(
     seed: Annotated[int, typer.Option(help="Seed of weights and data.")] = 0,
 ) -> None:
     """||dL/dh_t|| and ||dL/dx_t|| for t = 1..T per cell, the recurrent spectra, and clipping."""
+    from rnnkit.labs.gradients import gradient_report, plot_gradient_report
+
     names = parse_cells(cells)
     T = check_length(length)
     check_init(init)

@@ -1,14 +1,12 @@
 """The HTTP API and the demo page: ``create_app(runs) -> FastAPI``. Routes only.
 
-    GET  /                    the page (keyboard, sentiment, generation, forecast chart)
+    GET  /                    the page: one panel per loaded task (static/tasks/<task>.js)
     GET  /health              status, loaded runs, live sessions and generations
     GET  /api/runs            the loaded runs and what they hold
-    POST /api/sentiment       {"text"} -> label + probabilities
-    POST /api/sentiment/batch {"texts": [...]} -> one prediction per text
-    POST /api/suggest         {"text", "session"?, "top_k"} -> next words, completing a partial word
-    POST /api/generate        {"prompt", "length", "temperature", "top_k", "top_p", "seed"}
-                              -> NDJSON stream: {"token": ...} per token, then {"done": true, ...}
-    POST /api/forecast        {"values"?, "dates"?, "history"} -> forecast with its interval
+    GET  /api/tasks           the loaded tasks: name, help, page script, run names
+    ...                       each loaded task's routes, from its ``api.router(ctx)`` (the task
+                              registry's ``routes``): /api/sentiment, /api/suggest, /api/generate,
+                              /api/forecast, ...
 
 Errors are JSON ``{"error": "<one sentence>"}``: 400 for input a task refuses
 (:class:`~rnnkit.errors.RnnkitError`), 404 for an unknown run, 413 for a body over
@@ -20,18 +18,17 @@ Model calls run in worker threads, so a slow one never blocks the event loop.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
-import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -39,40 +36,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from rnnkit import __version__
 from rnnkit.errors import RnnkitError
 from rnnkit.server import registry as reg
-from rnnkit.server.schemas import (
-    ErrorResponse,
-    ForecastRequest,
-    ForecastResponse,
-    GenerateRequest,
-    HealthResponse,
-    Limits,
-    RunInfo,
-    SentimentBatchRequest,
-    SentimentBatchResponse,
-    SentimentRequest,
-    SentimentResponse,
-    SentimentResult,
-    SuggestRequest,
-    SuggestResponse,
-)
+from rnnkit.server.schemas import HealthResponse, Limits, RunInfo, TaskInfo
 from rnnkit.server.sessions import GenerationSlots, SessionStore
+from rnnkit.tasks import registry as task_registry
+from rnnkit.tasks.serving import ERRORS  # noqa: F401 (the documented error responses)
 
 logger = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
 T = TypeVar("T")
-
-# Documented error responses (the OpenAPI schema lists them for every model route).
-ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorResponse, "description": text}
-    for code, text in (
-        (400, "The input is valid JSON but the task refuses it (e.g. no known word)."),
-        (404, "The run named is not loaded, or no run of this task is."),
-        (413, "The request body is over the size limit."),
-        (422, "The body does not match the schema (missing field, wrong type, out of range)."),
-        (504, "The request ran past its timeout."),
-    )
-}
 
 
 def _error(status: int, message: str, detail: list[dict[str, Any]] | None = None) -> JSONResponse:
@@ -141,6 +113,30 @@ def _validation_message(errors: Sequence[Any]) -> str:
     return f"{where}: {first.get('msg', 'invalid')}{more}."
 
 
+@dataclass
+class TaskContext:
+    """One task's view of the server (:class:`rnnkit.tasks.serving.ServeContext`)."""
+
+    task: str
+    registry: reg.Registry
+    limits: Limits
+    sessions: SessionStore
+    generation_slots: GenerationSlots
+
+    def get(self, name: str | None) -> reg.LoadedRun:
+        return self.registry.get(self.task, name)
+
+    async def call(self, fn: Callable[[], T], timeout: float | None = None) -> T:
+        """``fn`` in a worker thread, bounded in time (the thread itself cannot be killed)."""
+        timeout = self.limits.request_timeout_s if timeout is None else timeout
+        try:
+            return await asyncio.wait_for(run_in_threadpool(fn), timeout)
+        except asyncio.TimeoutError:  # not the builtin TimeoutError before Python 3.11
+            raise HTTPException(
+                504, f"the request took longer than {timeout:g} s and was abandoned."
+            ) from None
+
+
 def create_app(
     runs: Sequence[str | os.PathLike[str]] | reg.Registry, limits: Limits | None = None
 ) -> FastAPI:
@@ -153,8 +149,8 @@ def create_app(
     app = FastAPI(
         title="rnnkit",
         version=__version__,
-        description="Recurrent models from rnnkit run directories: sentiment, suggestions, "
-        "generation and forecasts.",
+        description="Recurrent models from rnnkit run directories: "
+        + ", ".join(task_registry.get(t).help for t in registry.tasks()),
     )
     app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes)
     app.state.registry, app.state.sessions, app.state.limits = registry, sessions, limits
@@ -181,15 +177,6 @@ def create_app(
     async def _refused(request: Request, exc: RnnkitError) -> JSONResponse:
         return _error(400, str(exc))
 
-    async def call(fn: Callable[[], T], timeout: float) -> T:
-        """``fn`` in a worker thread, bounded in time (the thread itself cannot be killed)."""
-        try:
-            return await asyncio.wait_for(run_in_threadpool(fn), timeout)
-        except asyncio.TimeoutError:  # not the builtin TimeoutError before Python 3.11
-            raise HTTPException(
-                504, f"the request took longer than {timeout:g} s and was abandoned."
-            ) from None
-
     # ---------------------------------------------------------------- general
     def run_infos() -> list[RunInfo]:
         return [
@@ -213,121 +200,26 @@ def create_app(
         """The loaded runs: name, task, directory and details (classes, level, horizon ...)."""
         return run_infos()
 
-    # -------------------------------------------------------------- sentiment
-    @app.post("/api/sentiment", response_model=SentimentResponse, responses=ERRORS)
-    async def sentiment(req: SentimentRequest) -> SentimentResponse:
-        """Label and class probabilities of one text."""
-        run = registry.get("sentiment", req.run)
-
-        def work() -> SentimentResponse:
-            with run.lock:
-                (p,) = run.model.predict([req.text])
-            return SentimentResponse(run=run.name, label=p.label, probabilities=p.probabilities)
-
-        return await call(work, limits.request_timeout_s)
-
-    @app.post("/api/sentiment/batch", response_model=SentimentBatchResponse, responses=ERRORS)
-    async def sentiment_batch(req: SentimentBatchRequest) -> SentimentBatchResponse:
-        """Labels and probabilities of several texts, in order."""
-        run = registry.get("sentiment", req.run)
-
-        def work() -> SentimentBatchResponse:
-            with run.lock:
-                preds = run.model.predict(req.texts)
-            return SentimentBatchResponse(
-                run=run.name,
-                predictions=[SentimentResult(label=p.label, probabilities=p.probabilities) for p in preds],
+    @app.get("/api/tasks", response_model=list[TaskInfo])
+    async def list_tasks() -> list[TaskInfo]:
+        """The tasks of the loaded runs: name, what it does, its page script, its runs."""
+        return [
+            TaskInfo(
+                name=name,
+                help=task_registry.get(name).help,
+                page=task_registry.get(name).page,
+                runs=[r.name for r in registry if r.task == name],
             )
+            for name in registry.tasks()
+        ]
 
-        return await call(work, limits.request_timeout_s)
-
-    # ------------------------------------------------------------ suggestions
-    @app.post("/api/suggest", response_model=SuggestResponse, responses=ERRORS)
-    async def suggest(req: SuggestRequest) -> SuggestResponse:
-        """Next-word suggestions for the text typed so far.
-
-        Send back the returned ``session`` with each keystroke: the server keeps the
-        recurrent state, so a keystroke costs one step (none inside a word).
-        """
-        run = registry.get("lm", req.run)
-
-        def work() -> SuggestResponse:
-            sid, entry = sessions.get_or_create(req.session, run.name, run.model.session)
-            with entry.lock:
-                steps = entry.state.update(req.text)
-                found = entry.state.suggest(req.top_k)
-                partial = entry.state.partial
-            return SuggestResponse(
-                run=run.name,
-                session=sid,
-                partial=partial,
-                steps=steps,
-                suggestions=[s.to_dict() for s in found],
-            )
-
-        return await call(work, limits.request_timeout_s)
-
-    # ------------------------------------------------------------- generation
-    @app.post(
-        "/api/generate",
-        responses={
-            200: {
-                "description": 'NDJSON: {"token": "..."} per token, then {"done": true, "tokens": n, '
-                '"stopped": "length" | "timeout"}.',
-                "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
-            },
-            429: {"model": ErrorResponse, "description": "All generation slots are taken; retry later."},
-            **ERRORS,
-        },
-        response_class=StreamingResponse,
-    )
-    async def generate(req: GenerateRequest) -> StreamingResponse:
-        """Sample text after ``prompt``, streamed one token per line as it is generated."""
-        run = registry.get("lm", req.run)
-        slot = slots.take()
-        if slot is None:
-            raise HTTPException(
-                429, f"{limits.max_generations} generations are already running: retry in a moment."
-            )
-        tokens = run.model.iter_generate(
-            req.prompt, req.length, req.temperature, req.top_k, req.top_p, req.seed
-        )
-        try:
-            # The first token reads the prompt: its errors are still a plain 4xx, not a broken stream.
-            first = await call(lambda: next(tokens, None), limits.request_timeout_s)
-        except BaseException:
-            slot.release()
-            raise
-
-        async def stream() -> AsyncIterator[str]:
-            deadline = time.monotonic() + limits.generation_timeout_s
-            n, token, stopped = 0, first, "length"
-            try:
-                while token is not None:
-                    n += 1
-                    yield json.dumps({"token": token}, ensure_ascii=False) + "\n"
-                    if time.monotonic() > deadline:
-                        stopped = "timeout"
-                        break
-                    token = await run_in_threadpool(next, tokens, None)
-                yield json.dumps({"done": True, "tokens": n, "stopped": stopped}) + "\n"
-            finally:
-                # Also runs when the client goes away mid-stream (the generator is closed).
-                slot.release()
-
-        return StreamingResponse(stream(), media_type="application/x-ndjson")
-
-    # --------------------------------------------------------------- forecast
-    @app.post("/api/forecast", response_model=ForecastResponse, responses=ERRORS)
-    async def forecast(req: ForecastRequest) -> ForecastResponse:
-        """Forecast the run's horizon after ``values`` (or after the run's own data), with its interval."""
-        run = registry.get("forecast", req.run)
-
-        def work() -> ForecastResponse:
-            with run.lock:
-                result = reg.forecast(run, req.values, req.dates, req.history)
-            return ForecastResponse(run=run.name, **result.to_dict())
-
-        return await call(work, limits.request_timeout_s)
+    # ------------------------------------------------------------------ tasks
+    # Each loaded task mounts its own routes; a task whose api module fails to import stops
+    # the server with that error (never a silently missing endpoint).
+    for name in registry.tasks():
+        make_router = task_registry.get(name).resolve("routes")
+        if make_router is not None:
+            ctx = TaskContext(name, registry, limits, sessions, slots)
+            app.include_router(make_router(ctx))
 
     return app

@@ -1,13 +1,13 @@
 """The runs a server answers for: loaded once at start, looked up by name and task.
 
-Each run directory is opened with :func:`rnnkit.tasks.rundir.open_run` (clear errors
-for a missing or foreign directory) and loaded by its task's own loader; this module
-is the thin adapter between the HTTP routes and the task APIs, so ``app.py`` holds
-routes only.
+Each run directory is opened with :func:`rnnkit.tasks.runs.open_run` (clear errors for a
+missing or foreign directory); its task's predictor comes from the task registry
+(:mod:`rnnkit.tasks.registry`), so this module knows no task by name.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import threading
@@ -16,14 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from rnnkit.errors import ConfigError, DataError, RnnkitError
-from rnnkit.tasks import rundir
+from rnnkit.errors import ConfigError, RnnkitError
+from rnnkit.tasks import registry as tasks
+from rnnkit.tasks import runs
 
 logger = logging.getLogger(__name__)
-
-TASKS = ("sentiment", "lm", "forecast")
 
 
 class UnknownRunError(RnnkitError, LookupError):
@@ -32,48 +29,29 @@ class UnknownRunError(RnnkitError, LookupError):
 
 @dataclass
 class LoadedRun:
-    """A loaded run: its name (the directory's), task, path and the task's model object."""
+    """A loaded run: its name (the directory's), task, path and the task's predictor."""
 
     name: str
     task: str
     path: Path
     model: Any
     details: dict[str, Any] = field(default_factory=dict)
-    # Sentiment and forecast models switch modes (eval/train) and hold scratch state:
-    # one request at a time per run. LM suggestions/generation use detached weights and
-    # per-request decoder states, so they need no lock.
+    # Predictors that switch modes (eval/train) or hold scratch state answer one request at
+    # a time per run: the routes hold this lock while they work.
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 def load_run(path: str | os.PathLike[str], *, int8: bool = False) -> LoadedRun:
-    """Open a run directory and load its model; the task comes from its run.json.
+    """Open a run directory and load it with its task's predictor (the task comes from run.json).
 
-    ``int8``: language models decode with int8 weights (rnnkit.kernels.step)."""
-    run = rundir.open_run(path, TASKS)
-    name = run.path.resolve().name
-    if run.task == "sentiment":
-        from rnnkit.tasks.sentiment import SentimentClassifier
-
-        clf = SentimentClassifier.load(run.path)
-        details: dict[str, Any] = {"classes": list(clf.classes)}
-        return LoadedRun(name, run.task, run.path, clf, details)
-    if run.task == "lm":
-        from rnnkit.tasks.language_model import LanguageModel
-
-        lm = LanguageModel.load(run.path, int8=int8)
-        return LoadedRun(name, run.task, run.path, lm, {"level": lm.level, "int8": int8})
-    from rnnkit.tasks.forecasting import Forecaster
-
-    fc = Forecaster.load(run.path)
-    cfg = fc.config
-    details = {
-        "target": cfg.target,
-        "horizon": cfg.horizon,
-        "lookback": cfg.lookback,
-        "level": cfg.level,
-        "frequency": cfg.frequency,
-    }
-    return LoadedRun(name, run.task, run.path, fc, details)
+    ``int8``: passed to predictors whose ``load`` takes it (language models decode with int8 weights)."""
+    run = runs.open_run(path)
+    task = tasks.get(run.task)
+    predictor_cls = task.predictor_class()
+    kwargs = {"int8": int8} if "int8" in inspect.signature(predictor_cls.load).parameters else {}
+    model = predictor_cls.load(run.path, **kwargs)
+    details = dict(model.describe()) if hasattr(model, "describe") else {}
+    return LoadedRun(run.path.resolve().name, run.task, run.path, model, details)
 
 
 class Registry:
@@ -95,6 +73,11 @@ class Registry:
 
     def __iter__(self) -> Iterator[LoadedRun]:
         return iter(self.runs.values())
+
+    def tasks(self) -> list[str]:
+        """The tasks of the loaded runs, in the task registry's order."""
+        loaded = {r.task for r in self.runs.values()}
+        return [name for name in tasks.names() if name in loaded]
 
     def get(self, task: str, name: str | None) -> LoadedRun:
         """The run ``name`` (it must hold ``task``), or the only ``task`` run when ``name`` is None.
@@ -121,51 +104,6 @@ class Registry:
             names = ", ".join(repr(r.name) for r in matching)
             raise ConfigError(f"several {task!r} runs are loaded ({names}): name one in the 'run' field.")
         return matching[0]
-
-
-# ----------------------------------------------------------------- adapters
-def forecast(run: LoadedRun, values: list[float] | None, dates: list[str] | None, history: int) -> Any:
-    """The run's forecast after ``values`` (or after its own data); checks the result is finite."""
-    from rnnkit.tasks.forecasting import load_data
-
-    fc = run.model
-    if values is None:
-        if dates is not None:
-            raise DataError("dates were given without values: send both, or neither for the run's data.")
-        # The run's data is read (and cleaned) once, then kept: it does not change while serving.
-        series = run.details.get("_series")
-        if series is None:
-            series = load_data(fc.config)
-            run.details["_series"] = series
-        result = fc.forecast(series, history=history)
-    else:
-        parsed = _parse_dates(dates, len(values)) if dates is not None else None
-        result = fc.forecast_values(values, parsed)
-        # forecast_values keeps all values as history; the response carries only the last ``history``.
-        result.history = result.history[-history:]
-        result.history_dates = result.history_dates[-history:]
-    numbers = np.asarray([*result.point, *result.lower, *result.upper, *result.history], dtype=np.float64)
-    if not np.isfinite(numbers).all():
-        raise DataError(
-            "the forecast overflowed for these values: give values on the scale the run was trained on."
-        )
-    return result
-
-
-def _parse_dates(dates: list[str], n: int) -> list[str]:
-    if len(dates) != n:
-        raise DataError(f"dates has {len(dates)} entries but values has {n}: give one date per value.")
-    try:
-        parsed = np.asarray(dates, dtype="datetime64[s]")
-    except (ValueError, OverflowError) as exc:
-        raise DataError(f"dates must be ISO dates such as '2024-01-31': {exc}.") from None
-    # pandas (which lays out the future dates) holds 1677..2262; keep well inside it.
-    lo, hi = np.datetime64("1900-01-01", "s"), np.datetime64("2200-01-01", "s")
-    if np.isnat(parsed).any() or (parsed < lo).any() or (parsed > hi).any():
-        raise DataError("dates must be ISO dates between 1900 and 2200, such as '2024-01-31'.")
-    if n > 1 and not (np.diff(parsed.astype(np.int64)) > 0).all():
-        raise DataError("dates must be strictly increasing.")
-    return [str(d) for d in parsed]
 
 
 def public_details(run: LoadedRun) -> dict[str, Any]:

@@ -1,0 +1,124 @@
+"""The data-dependent half of a forecast run: :func:`load_data`, :func:`resolve` (the config's
+``"auto"`` values from the data), the network :class:`ForecastNet` and the result :class:`Forecast`.
+The pipeline, the targets and the strategies are described in :mod:`rnnkit.tasks.forecasting`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from rnnkit import layers
+from rnnkit.data.timeseries import calendar_features
+from rnnkit.errors import ConfigError, invalid
+from rnnkit.models import Model
+from rnnkit.tasks.forecasting.config import CELLS, LIKELIHOODS, SEASONS, STRATEGIES, ForecastConfig  # noqa: F401
+from rnnkit.tasks.forecasting.data import SeriesData, clean_frame, read_frame
+
+# ============================================================================ data
+
+
+def load_data(cfg: ForecastConfig, data: str | None = None) -> SeriesData:
+    """Read ``data`` (default: the config's) and clean it with the config's rules."""
+    frame, ds_target, ds_freq = read_frame(data or cfg.data)
+    target = cfg.target or ds_target
+    if target is None:
+        raise ConfigError("target is required for a file: pass the column to forecast (--target COL).")
+    date_column = "date" if ds_freq is not None else cfg.date_column
+    return clean_frame(
+        frame,
+        date_column=date_column,
+        target=target,
+        covariates=cfg.covariates,
+        frequency=ds_freq,
+        resample=cfg.resample,
+        missing=cfg.missing,
+        max_gap=cfg.max_gap,
+    )
+
+
+def resolve(cfg: ForecastConfig, series: SeriesData) -> ForecastConfig:
+    """Replace the "auto" values by the ones this series implies (stored in the run)."""
+    freq = series.frequency
+    transform = cfg.transform
+    if transform == "auto":
+        transform = "log_return" if cfg.data.startswith("stocks") else "delta"
+    calendar = cfg.calendar
+    if calendar is None:
+        sub_daily = freq[-1:] in ("h", "T", "S") or freq.endswith(("min", "s"))
+        calendar = ["hour", "dayofweek"] if sub_daily else ["dayofweek"]
+        # The day of the year only helps when the training part has seen each day more than
+        # once: with one year, the network memorizes the year and the test months are new.
+        span_days = (series.dates[-1] - series.dates[0]) / np.timedelta64(1, "D")
+        if span_days * (1 - cfg.validation - cfg.test) >= 2 * 365:
+            calendar.append("dayofyear")
+    season = cfg.season or SEASONS.get(freq.lstrip("0123456789") if freq[:1] == "1" else freq, 1)
+    return replace(
+        cfg, target=series.target, transform=transform, calendar=list(calendar), season=season, frequency=freq
+    ).validate()
+
+
+# ============================================================================ the network
+class ForecastNet(Model):
+    """window (B, L, F) -> num_layers x LSTM/GRU -> Dense -> (B, H, P)."""
+
+    def __init__(
+        self,
+        horizon: int,
+        outputs: int,
+        units: int = 32,
+        cell: str = "lstm",
+        num_layers: int = 1,
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        if cell not in CELLS:
+            raise ConfigError(invalid("cell", cell, CELLS))
+        rnn = layers.LSTM if cell == "lstm" else layers.GRU
+        # Only the last layer returns its final state; the ones below feed it whole sequences.
+        self.encoder = nn.ModuleList(
+            [rnn(units, return_sequences=i < num_layers - 1) for i in range(num_layers)]
+        )
+        self.drop = layers.Dropout(dropout)
+        self.head = layers.Dense(horizon * outputs)
+        self.horizon, self.outputs = horizon, outputs
+
+    def forward(self, x: torch.Tensor, training: bool | None = None) -> torch.Tensor:
+        h = x  # (B, L, F)
+        for rnn in self.encoder:
+            h = rnn(h)  # (B, L, U) below the last layer, then (B, U)
+        out = self.head(self.drop(h))  # (B, H * P)
+        return out.reshape(x.shape[0], self.horizon, self.outputs)  # (B, H, P)
+
+
+# ============================================================================ results
+@dataclass
+class Forecast:
+    """One forecast: ``point``, ``lower``, ``upper`` (H,) at ``dates`` (H,), plus the recent history."""
+
+    dates: list[str]
+    point: list[float]
+    lower: list[float]
+    upper: list[float]
+    level: float
+    target: str
+    history_dates: list[str]
+    history: list[float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _calendar(dates: np.ndarray, features: Sequence[str] | None) -> np.ndarray:
+    """calendar_features, or (T, 0) for none (it stacks its columns, so it needs one)."""
+    if not features:
+        return np.zeros((len(dates), 0), dtype=np.float32)
+    return calendar_features(dates, features)
+
+
+def _iso(dates: np.ndarray) -> list[str]:
+    return [str(d) for d in np.asarray(dates, dtype="datetime64[s]")]

@@ -1,0 +1,48 @@
+"""Word- and character-level recurrent language models: training, suggestions, generation.
+
+One role per file: ``config`` (LMConfig, no torch), ``data`` (corpus, TBPTT chunks), ``model``
+(RecurrentLM, perplexity), ``train`` (``train(config, options)``), ``predictor``
+(LanguageModel: keystroke Sessions, suggest, generate), ``cli`` (``rnnkit suggest``,
+``rnnkit generate``), ``api`` (the server's routes). Every public name is importable
+from here; torch is imported when a torch-backed name is first used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "LMConfig": "config",
+    "TASK": "config",
+    "LEVELS": "config",
+    "LM_OPTIMIZERS": "config",
+    "BUILTIN_CORPORA": "config",
+    "Corpus": "data",
+    "load_corpus": "data",
+    "tbptt_data": "data",
+    "LM_CELLS": "model",
+    "RecurrentLM": "model",
+    "build_model": "model",
+    "perplexity": "model",
+    "train_lm": "train",
+    "Suggestion": "predictor",
+    "Session": "predictor",
+    "LanguageModel": "predictor",
+    "check_top_k": "predictor",
+    "check_sampling": "predictor",
+}
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
