@@ -23,6 +23,7 @@ from rnnkit.layers.core_layers import (
 from rnnkit.layers.gru import GRU, GRUCell
 from rnnkit.layers.lstm import LSTM, LSTMCell
 from rnnkit.layers.min_rnn import MinGRU, MinGRUCell, MinLSTM, MinLSTMCell
+from rnnkit.layers.normalization import BatchNormalization, LayerNormalization
 from rnnkit.layers.pooling import (
     AveragePooling1D,
     AveragePooling2D,
@@ -47,6 +48,7 @@ __all__ = [
     "Attention",
     "AveragePooling1D",
     "AveragePooling2D",
+    "BatchNormalization",
     "Bidirectional",
     "Conv1D",
     "Conv2D",
@@ -63,6 +65,7 @@ __all__ = [
     "InputLayer",
     "LSTMCell",
     "Layer",
+    "LayerNormalization",
     "Masking",
     "MaxPooling1D",
     "MaxPooling2D",
