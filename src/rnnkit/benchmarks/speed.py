@@ -19,7 +19,10 @@ Rows:
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
+import sys
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -28,6 +31,7 @@ import torch
 from torch import nn
 
 from rnnkit import layers
+from rnnkit.benchmarks.common import RESULTS, environment, table, write_json
 from rnnkit.benchmarks.timing import alternate
 from rnnkit.errors import ConfigError, invalid
 from rnnkit.kernels.step import linear_step, pack_cell, pack_linear, packed_step
@@ -350,3 +354,68 @@ def run_suite(
                     on_row(row)
         results["threads"][str(n)] = {"gemm_gflops": ceiling, "rows": rows}
     return results
+
+
+# ---------------------------------------------------------------- bench/speed.py
+def main() -> None:
+    """``bench/speed.py``: run the suite, print a table per group, write speed-cpu.json."""
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--sizes", default="small,large")
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--keras-reps", type=int, default=2, help="0 to skip Keras")
+    ap.add_argument("--groups", default="fused,features,decode,scan")
+    ap.add_argument("--scan-lengths", default="256,1024,4096")
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the result file's other thread counts and groups (each row keeps its command)",
+    )
+    args = ap.parse_args()
+    if args.quick:
+        args.threads, args.sizes, args.reps, args.keras_reps = "2", "small", 3, 0
+        args.scan_lengths = "256,1024"
+
+    def show(row: dict) -> None:
+        print(
+            "  " + ", ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()),
+            flush=True,
+        )
+
+    suite = run_suite(
+        threads=[int(t) for t in args.threads.split(",")],
+        sizes=args.sizes.split(","),
+        groups=args.groups.split(","),
+        reps=args.reps,
+        keras_reps=args.keras_reps,
+        scan_lengths=[int(t) for t in args.scan_lengths.split(",")],
+        quick=args.quick,
+        on_row=show,
+    )
+    name = "speed-gpu.json" if torch.cuda.is_available() else "speed-cpu.json"
+    cmd = "python bench/speed.py " + " ".join(sys.argv[1:])
+    results = {"command": cmd, "environment": environment(), **suite}
+    if args.merge and (RESULTS / name).exists():
+        # One thread count per invocation, each part keeping the command and load it ran under.
+        old = json.loads((RESULTS / name).read_text())
+        parts = dict(old.get("threads", {}))
+        for n, part in suite["threads"].items():
+            for row in part["rows"]:
+                row["command"] = cmd
+            # Rows of the (group, size) pairs measured now replace the old ones; the rest stay.
+            measured = {(r["group"], r.get("size")) for r in part["rows"]}
+            old_rows = parts.get(n, {}).get("rows", [])
+            kept = [r for r in old_rows if (r["group"], r.get("size")) not in measured]
+            parts[n] = {**part, "rows": kept + part["rows"]}
+        results = {**results, "command": [*_as_list(old.get("command")), cmd], "threads": parts}
+    for n, part in suite["threads"].items():
+        print(f"\n=== {n} thread(s): GEMM ceiling {part['gemm_gflops']:.1f} GFLOP/s")
+        for group in dict.fromkeys(r["group"] for r in part["rows"]):
+            rows = [r for r in part["rows"] if r["group"] == group]
+            print(table(rows, list(dict.fromkeys(k for r in rows for k in r))))  # every row's columns
+    print(f"\nwrote {write_json(name, results)}")
+
+
+def _as_list(v: object) -> list:
+    return [] if v is None else (v if isinstance(v, list) else [v])
