@@ -145,6 +145,12 @@ class Functional(Model):
     def call(self, *args: Any, **kwargs: Any) -> Any:
         return self.forward(*args, **kwargs)
 
+    def _input_structure(self, x: Any) -> Any:
+        # Keras: a list with one array per Input is the model's inputs, never a list of samples.
+        if isinstance(x, list) and len(x) == len(self._input_tensors) > 1:
+            return tuple(x)
+        return x
+
     # ------------------------------------------------------------------ summary
     def _summary_rows(self) -> list[tuple[str, str, int]]:
         rows = []

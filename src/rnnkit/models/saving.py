@@ -35,6 +35,23 @@ from rnnkit.errors import CheckpointError, ConfigError, invalid
 from rnnkit.layers.base import Layer, _as_shape
 from rnnkit.utils.io import atomic_write
 
+# Other file formats, by file-name suffix: {"save", "load", "save_weights", "load_weights"}.
+# rnnkit.models.keras_format registers ".keras", ".h5", ".hdf5" and ".weights.h5" when
+# rnnkit.models is imported (it imports this module, so this module cannot import it).
+FORMATS: dict[str, dict[str, Any]] = {}
+# Suffixes that name another tool's format: writing rnnkit's format under them would lie.
+_REFUSED = {
+    ".h5": "rnnkit reads Keras .h5 files but writes Keras 3's .keras",
+    ".hdf5": "rnnkit reads Keras .hdf5 files but writes Keras 3's .keras",
+    ".weights.h5": "a .weights.h5 name holds weights only: use save_weights()",
+    ".keras": "a .keras file holds a whole model: use save()",
+    ".onnx": "use model.export(path) for ONNX",
+    ".pt": "torch.save's pickle format is not written (it is not safe to load)",
+    ".pth": "torch.save's pickle format is not written (it is not safe to load)",
+    ".pkl": "pickles are not written (they are not safe to load)",
+    ".json": "use to_json() for the config alone",
+}
+
 # Model classes by name, so load_model rebuilds a subclass from its saved class name.
 # ``Model.__init_subclass__`` fills it; it lives here (not in model.py) so that model.py
 # imports saving and saving never imports model.
@@ -212,6 +229,26 @@ def _set_rng_state(tensors: dict[str, Tensor], meta: dict[str, Any]) -> None:
 
 
 # ------------------------------------------------------------------ public API
+def file_suffix(path: str | os.PathLike[str]) -> str:
+    """``.weights.h5`` or the last suffix, lower case."""
+    name = Path(path).name.lower()
+    return ".weights.h5" if name.endswith(".weights.h5") else Path(name).suffix
+
+
+def _writable(path: str | os.PathLike[str], op: str) -> str:
+    """The suffix to dispatch on; a directory or another tool's suffix is an error."""
+    if Path(path).is_dir():
+        raise CheckpointError(
+            f"cannot {op} to {str(path)!r}: it is a directory. Give a file name inside it, "
+            f"e.g. {str(Path(path) / 'model.keras')!r}."
+        )
+    suffix = file_suffix(path)
+    if op not in FORMATS.get(suffix, {}) and suffix in _REFUSED:
+        allowed = ".keras or .safetensors" if op == "save" else ".weights.h5 or .safetensors"
+        raise ConfigError(invalid("path", str(path), f"a {allowed} file name ({_REFUSED[suffix]})"))
+    return suffix
+
+
 def save_model(
     model: Any,
     path: str | os.PathLike[str],
@@ -220,7 +257,15 @@ def save_model(
     epoch: int | None = None,
     rng_state: bool = False,
 ) -> None:
-    """Config + weights (+ optimizer state, epoch, RNG states) into one file, atomically."""
+    """Config + weights (+ optimizer state, epoch, RNG states) into one file, atomically.
+
+    ``.keras``: a Keras 3 file (config and weights only). Any other name but another
+    tool's suffix (``.h5``, ``.onnx``, ``.pt`` ... are refused): rnnkit's safetensors file.
+    """
+    suffix = _writable(path, "save")
+    if "save" in FORMATS.get(suffix, {}):
+        FORMATS[suffix]["save"](model, Path(path))
+        return
     tensors = {f"weights/{k}": v for k, v in model.state_dict().items()}
     metadata = {"format": FORMAT, "model": json.dumps(model_config(model))}
     compile_cfg = _compile_config(model)
@@ -244,7 +289,13 @@ def load_model(
     """Rebuild a saved model: config, weights and (``compile=True``) its compiled optimizer state.
 
     ``model.initial_epoch`` is the epoch to resume from: ``fit(..., initial_epoch=model.initial_epoch)``.
+    ``.keras`` and Keras's ``.h5`` files are read too (config and weights; not compiled).
     """
+    loader = FORMATS.get(file_suffix(path), {}).get("load")
+    if loader is not None:
+        if not Path(path).is_file():
+            raise CheckpointError(f"no model file at {str(path)!r}: the file does not exist.")
+        return loader(Path(path), custom_objects)
     tensors, meta = _read(path, FORMAT)
     try:
         cfg = json.loads(meta["model"])
@@ -328,7 +379,12 @@ def restore_training_state(model: Any, path: str | os.PathLike[str]) -> int:
 
 
 def save_weights(model: torch.nn.Module, path: str | os.PathLike[str]) -> None:
-    """Only the weights (a safetensors file any tool can read), atomically."""
+    """Only the weights, atomically: a safetensors file any tool can read, or Keras's
+    ``.weights.h5`` layout for a name ending in ``.weights.h5``."""
+    suffix = _writable(path, "save_weights")
+    if "save_weights" in FORMATS.get(suffix, {}):
+        FORMATS[suffix]["save_weights"](model, Path(path))
+        return
     _write(path, {f"weights/{k}": v for k, v in model.state_dict().items()}, {"format": WEIGHTS_FORMAT})
 
 
@@ -338,5 +394,11 @@ def load_weights(model: torch.nn.Module, path: str | os.PathLike[str]) -> None:
         raise ConfigError(
             "load_weights() needs a built model: call it on data once, or call build(input_shape), first."
         )
+    reader = FORMATS.get(file_suffix(path), {}).get("load_weights")
+    if reader is not None:
+        if not Path(path).is_file():
+            raise CheckpointError(f"no weights file at {str(path)!r}: the file does not exist.")
+        reader(model, Path(path))
+        return
     tensors, _ = _read(path, (WEIGHTS_FORMAT, FORMAT))
     _load_weights_into(model, tensors, path)

@@ -62,6 +62,11 @@ class Trainer(Steps):
         self._reg_layers = [m for m in layers if m._regularizers or m.activity_regularizer is not None]
         self._constraint_layers = [m for m in layers if m._constraints]
 
+    def _input_structure(self, x: Any) -> Any:
+        """Override point: how a model with several inputs reads ``x`` (the functional model
+        takes a list of arrays as one array per input, as Keras does)."""
+        return x
+
     def reset_states(self, indices: Any = None) -> None:
         """Reset the carried state of every stateful layer (``indices``: only those samples)."""
         for m in self.modules():  # type: ignore[attr-defined]
@@ -130,7 +135,15 @@ class Trainer(Steps):
         self._device = distributed.setup(self._device)
         rank, world = distributed.rank(), distributed.world_size()
 
-        data = adapt(x, y, sample_weight, batch_size=batch_size, shuffle=shuffle, rank=rank, world=world)
+        data = adapt(
+            self._input_structure(x),
+            y,
+            sample_weight,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            rank=rank,
+            world=world,
+        )
         val: ArrayData | LoaderData | None = None
         if validation_split:
             if not isinstance(data, ArrayData):
@@ -237,7 +250,15 @@ class Trainer(Steps):
         if isinstance(validation_data, tuple) and len(validation_data) in (2, 3):
             vx, vy = validation_data[0], validation_data[1]
             vw = validation_data[2] if len(validation_data) == 3 else None
-            return adapt(vx, vy, vw, batch_size=batch_size, rank=rank, world=world, what="validation_data")
+            return adapt(
+                self._input_structure(vx),
+                vy,
+                vw,
+                batch_size=batch_size,
+                rank=rank,
+                world=world,
+                what="validation_data",
+            )
         return adapt(validation_data, batch_size=batch_size, rank=rank, world=world, what="validation_data")
 
     def _batches(self, data: Any, batch_size: int, shuffle: bool, rank: int, world: int) -> Iterator[Any]:
@@ -287,7 +308,9 @@ class Trainer(Steps):
         self._require_compiled("evaluate")
         batch_size = _check_int("batch_size", 32 if batch_size is None else batch_size, 1)
         rank, world = distributed.rank(), distributed.world_size()
-        data = adapt(x, y, sample_weight, batch_size=batch_size, rank=rank, world=world)
+        data = adapt(
+            self._input_structure(x), y, sample_weight, batch_size=batch_size, rank=rank, world=world
+        )
         self._prepare(next(iter(self._batches(data, batch_size, False, rank, world)))[0])
         self._labels_checked = False
         cb = CallbackList(list(callbacks or []), self, {"verbose": verbose})
@@ -310,7 +333,7 @@ class Trainer(Steps):
             self._device = _model_device(self)
         if not hasattr(self, "mixed_precision"):
             self.mixed_precision = None
-        data = adapt(x, None, batch_size=batch_size, what="x")
+        data = adapt(self._input_structure(x), None, batch_size=batch_size, what="x")
         module: nn.Module = self  # type: ignore[assignment]
         self._prepare(next(iter(self._batches(data, batch_size, False, 0, 1)))[0])
         was_training = module.training
@@ -338,7 +361,7 @@ class Trainer(Steps):
     ) -> float | list[float] | dict[str, float]:
         """One optimizer step on exactly this batch; returns its loss and metrics."""
         self._require_compiled("train_on_batch")
-        data = ArrayData(x, y, sample_weight)
+        data = ArrayData(self._input_structure(x), y, sample_weight)
         (bx, by, bw) = next(iter(self._batches(data, len(data), False, 0, 1)))
         self._prepare(bx)
         if not self.optimizer.built:  # type: ignore[union-attr]
