@@ -30,7 +30,7 @@ def test_gradients_writes_json_and_plot(tmp_path):
     out, png = tmp_path / "g.json", tmp_path / "g.png"
     args = ["gradients", "--cells", "simple,lstm", "--length", "6", "--units", "4", "--batch-size", "4",
             "--train-steps", "2", "--explode-gain", "3", "--forget-bias", "5",
-            "--json", str(out), "--plot", str(png)]  # fmt: skip
+            "--output", str(out), "--plot", str(png)]  # fmt: skip
     result = runner.invoke(diagnose_app, args)
     assert result.exit_code == 0, result.output
     assert "Gradient reaching step 1" in result.output and "exploding" in result.output
@@ -48,12 +48,22 @@ def test_gradients_writes_json_and_plot(tmp_path):
 def test_bench_memory_writes_json(tmp_path):
     out = tmp_path / "m.json"
     args = ["memory", "--task", "adding", "--cells", "gru", "--lengths", "3,4", "--steps", "2",
-            "--units", "4", "--batch-size", "4", "--eval-every", "1", "--json", str(out)]  # fmt: skip
+            "--units", "4", "--batch-size", "4", "--eval-every", "1", "--output", str(out)]  # fmt: skip
     result = runner.invoke(bench_app, args)
     assert result.exit_code == 0, result.output
     data = json.loads(out.read_text())
     assert [(r["cell"], r["length"], r["steps"]) for r in data["rows"]] == [("gru", 3, 2), ("gru", 4, 2)]
     assert data["config"]["units"] == 4 and data["command"].startswith("rnnkit ")
+
+
+def test_json_prints_json_to_stdout(tmp_path):
+    """--json always means JSON on stdout (files are named by --output / --plot)."""
+    args = ["memory", "--task", "adding", "--cells", "gru", "--lengths", "3", "--steps", "1",
+            "--units", "4", "--batch-size", "4", "--eval-every", "1", "--json"]  # fmt: skip
+    result = runner.invoke(bench_app, args)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert [(r["cell"], r["length"]) for r in data["rows"]] == [("gru", 3)]
 
 
 @pytest.mark.parametrize(

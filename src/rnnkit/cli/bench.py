@@ -1,7 +1,7 @@
 """``rnnkit bench ...``: measured benchmarks, one command each.
 
     rnnkit bench memory --task adding --cells simple,lstm,gru --lengths 50,100,200,500 \\
-        --steps 3000 --plot adding.png --json adding.json
+        --steps 3000 --plot adding.png --output adding.json [--json]
 
 ``memory`` trains each cell on a long-memory task at each length and reports the
 final held-out loss against the memoryless baseline (rnnkit.tasks.memory).
@@ -9,6 +9,7 @@ final held-out loss against the memoryless baseline (rnnkit.tasks.memory).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -53,8 +54,9 @@ def memory(
     eval_every: Annotated[int, typer.Option(help="Held-out evaluation every N steps.")] = 100,
     seed: Annotated[int, typer.Option(help="Seed of weights and data.")] = 0,
     plot: Annotated[Path | None, typer.Option(help="Write loss-vs-T to this PNG.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON to stdout.")] = False,
     json_path: Annotated[
-        Path | None, typer.Option("--json", help="Write the results here (updated after every run).")
+        Path | None, typer.Option("--output", help="Write the results here (updated after every run).")
     ] = None,
 ) -> None:
     """Adding problem or copy memory: final loss against T per cell, with the no-memory baseline."""
@@ -91,13 +93,17 @@ def memory(
         on_row=save,
         on_eval=lambda cell, T, step, loss: console.log(f"{cell} T={T} step {step}: {loss:.4g}"),
     )
-    _print_table(results)
-    if json_path is not None:
-        typer.echo(f"wrote {json_path}")
     if plot is not None:
-        from rnnkit.tasks.memory_results import plot_memory_results
+        from rnnkit.labs.memory_results import plot_memory_results
 
-        typer.echo(f"wrote {plot_memory_results(results, plot)}")
+        plot_memory_results(results, plot)
+    if as_json:  # stdout carries the JSON alone; what was written goes to stderr
+        typer.echo(json.dumps({"command": command, **results.to_dict()}, indent=1))
+    else:
+        _print_table(results)
+    for path in (json_path, plot):
+        if path is not None:
+            typer.echo(f"wrote {path}", err=as_json)
 
 
 def _print_table(results: Any) -> None:
@@ -122,7 +128,8 @@ def speed(
     reps: Annotated[int, typer.Option(help="Alternating repetitions per row (medians).")] = 5,
     keras_reps: Annotated[int, typer.Option(help="Repetitions for Keras (0 = skip Keras).")] = 0,
     quick: Annotated[bool, typer.Option(help="Uni-directional 1-layer fused rows only.")] = False,
-    json_path: Annotated[Path | None, typer.Option("--json", help="Write the results here.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON to stdout.")] = False,
+    json_path: Annotated[Path | None, typer.Option("--output", help="Write the results here.")] = None,
 ) -> None:
     """rnnkit's layers against torch.nn (and Keras), measured side by side: ratios, not lone times."""
     from rnnkit.benchmarks.speed import run_suite
@@ -135,10 +142,13 @@ def speed(
         reps=reps,
         keras_reps=keras_reps,
         quick=quick,
-        on_row=lambda row: console.print(_speed_line(row)),
+        on_row=lambda row: None if as_json else console.print(_speed_line(row)),
     )
+    payload = {"command": command_line(), **results}
     if json_path is not None:
-        atomic_write_json(json_path, {"command": command_line(), **results})
+        atomic_write_json(json_path, payload)
+    if as_json:
+        typer.echo(json.dumps(payload, indent=1))
 
 
 def _speed_line(row: dict[str, Any]) -> str:

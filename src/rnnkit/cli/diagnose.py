@@ -1,6 +1,6 @@
 """``rnnkit diagnose gradients``: watch the gradient vanish (or explode) through time.
 
-    rnnkit diagnose gradients --cells simple,lstm,gru --length 200 --plot grads.png --json grads.json
+    rnnkit diagnose gradients --cells simple,lstm,gru --length 200 --plot grads.png --output grads.json
 
 Prints, per cell, ||dL/dh_1|| / ||dL/dh_T|| and the spectral radius of each gate
 block of the recurrent matrix; the plot shows ||dL/dh_t|| against t on a log scale.
@@ -9,6 +9,7 @@ The math is in docs/vanishing-gradients.md; the measurement in rnnkit.labs.gradi
 
 from __future__ import annotations
 
+import json
 import shlex
 import sys
 from pathlib import Path
@@ -61,8 +62,9 @@ def gradients(
     units: Annotated[int, typer.Option(help="Hidden units H.")] = 64,
     init: Annotated[str, typer.Option(help=f"Recurrent initializer: {', '.join(INITS)}.")] = "orthogonal",
     plot: Annotated[Path | None, typer.Option(help="Write the log-scale plot to this PNG.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON to stdout.")] = False,
     json_path: Annotated[
-        Path | None, typer.Option("--json", help="Write every number to this JSON file.")
+        Path | None, typer.Option("--output", help="Write every number to this JSON file.")
     ] = None,
     train_steps: Annotated[
         int, typer.Option(help="Also measure after N training steps (adding problem).")
@@ -101,12 +103,17 @@ def gradients(
             on_progress=lambda msg: status.update(msg),
         )
     report["command"] = command_line()
-    _print_report(report)
     if json_path is not None:
         atomic_write_json(json_path, report, indent=1)
-        typer.echo(f"wrote {json_path}")
     if plot is not None:
-        typer.echo(f"wrote {plot_gradient_report(report, plot)}")
+        plot_gradient_report(report, plot)
+    if as_json:  # stdout carries the JSON alone; what was written goes to stderr
+        typer.echo(json.dumps(report, indent=1))
+    else:
+        _print_report(report)
+    for path in (json_path, plot):
+        if path is not None:
+            typer.echo(f"wrote {path}", err=as_json)
 
 
 def _print_report(report: dict[str, Any]) -> None:

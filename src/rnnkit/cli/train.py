@@ -141,7 +141,10 @@ def build_command(task: registry.Task) -> Any:
             cfg = config_cls.from_toml(kw["config_file"], values, section=task.preset_section)
         else:
             cfg = config_cls.from_dict(values)
-        metrics = task.train_function()(cfg, options)
+        try:
+            metrics = task.train_function()(cfg, options)
+        finally:
+            _leave_process_group()
         if is_writer():
             _record_command(options.out)
             report = task.resolve("report")
@@ -155,6 +158,16 @@ def build_command(task: registry.Task) -> Any:
     single = typer.Typer(add_completion=False)
     single.command(task.name, help=task.help, short_help=task.help)(command)
     return typer.main.get_command(single)
+
+
+def _leave_process_group() -> None:
+    """Under torchrun: every process reaches this point before any leaves the group."""
+    from rnnkit.tasks.runs import process_rank
+
+    if process_rank()[1] > 1:
+        from rnnkit.models import distributed
+
+        distributed.cleanup()
 
 
 def _record_command(out: Path) -> None:
