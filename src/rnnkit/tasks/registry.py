@@ -140,6 +140,7 @@ TASKS: list[Task] = [
         predictor="rnnkit.tasks.speech.predictor:Transcriber",
         commands="rnnkit.tasks.speech.cli:COMMANDS",
         routes="rnnkit.tasks.speech.api:router",
+        page="speech.js",
     ),
     Task(
         name="commands",
@@ -149,6 +150,7 @@ TASKS: list[Task] = [
         predictor="rnnkit.tasks.commands.predictor:CommandRecognizer",
         commands="rnnkit.tasks.commands.cli:COMMANDS",
         routes="rnnkit.tasks.commands.api:router",
+        page="commands.js",
     ),
 ]
 
