@@ -21,7 +21,9 @@ from rnnkit.layers.core_layers import (
     TimeDistributed,
 )
 from rnnkit.layers.gru import GRU, GRUCell
+from rnnkit.layers.lambda_layer import Lambda
 from rnnkit.layers.lstm import LSTM, LSTMCell
+from rnnkit.layers.merging import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
 from rnnkit.layers.min_rnn import MinGRU, MinGRUCell, MinLSTM, MinLSTMCell
 from rnnkit.layers.normalization import BatchNormalization, LayerNormalization
 from rnnkit.layers.pooling import (
@@ -35,6 +37,7 @@ from rnnkit.layers.pooling import (
     MaxPooling2D,
 )
 from rnnkit.layers.recurrent import RNN, StackedRNNCells, kernel_report
+from rnnkit.layers.regularization import SpatialDropout1D, SpatialDropout2D
 from rnnkit.layers.reshaping import Flatten, Permute, RepeatVector, Reshape
 from rnnkit.layers.simple_rnn import SimpleRNN, SimpleRNNCell
 
@@ -44,12 +47,15 @@ __all__ = [
     "MERGE_FNS",
     "RNN",
     "Activation",
+    "Add",
     "AdditiveAttention",
     "Attention",
+    "Average",
     "AveragePooling1D",
     "AveragePooling2D",
     "BatchNormalization",
     "Bidirectional",
+    "Concatenate",
     "Conv1D",
     "Conv2D",
     "Dense",
@@ -64,22 +70,29 @@ __all__ = [
     "Input",
     "InputLayer",
     "LSTMCell",
+    "Lambda",
     "Layer",
     "LayerNormalization",
     "Masking",
     "MaxPooling1D",
     "MaxPooling2D",
+    "Maximum",
     "MinGRU",
     "MinGRUCell",
     "MinLSTM",
     "MinLSTMCell",
+    "Minimum",
+    "Multiply",
     "Permute",
     "RecurrentCell",
     "RepeatVector",
     "Reshape",
     "SimpleRNN",
     "SimpleRNNCell",
+    "SpatialDropout1D",
+    "SpatialDropout2D",
     "StackedRNNCells",
+    "Subtract",
     "TimeDistributed",
     "deserialize_layer",
     "from_keras",
