@@ -4,6 +4,7 @@ n-gram golden values, MIDI/WAV/PNG files, and the CLI end to end on a tiny run."
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import wave
@@ -319,3 +320,81 @@ def test_cli_train_compose_and_bad_input(melody_run, tmp_path, capsys):
     (tmp_path / "run.json").write_text(json.dumps({"format": "rnnkit.run/1", "task": "lm", "config": {}}))
     code, _, err = _cli(capsys, "compose", str(tmp_path), "--out", str(out))
     assert code == 2 and "holds a 'lm' run: expected a 'music' run" in err
+
+
+# ------------------------------------------------------------------------------- four voices
+@pytest.fixture(scope="module")
+def four_run(tmp_path_factory):
+    """An untrained four-voice run directory (weights at init): the plumbing, not the music."""
+    from rnnkit.tasks import runs
+    from rnnkit.tasks.music.config import MusicConfig
+    from rnnkit.tasks.music.predictor import _build
+    from rnnkit.tasks.music.train import build_model
+
+    out = tmp_path_factory.mktemp("music4") / "run4"
+    config = MusicConfig(voices=4, units=16, embed_dim=8, num_layers=1)
+    run = runs.start_run(
+        runs.TrainOptions(out, quiet=True), "music", config, data=runs.fingerprint(config.dataset)
+    )
+    torch.manual_seed(0)
+    model = build_model(config)
+    _build(model, 4)
+    model.save(run.model_path)
+    return out
+
+
+def test_cli_harmonize_keeps_the_melody(four_run, tmp_path, capsys):
+    melody = midi.write_midi(Piece([list(SOPRANO)], "3/4", 2.0, Key(7, "major")), tmp_path / "m.mid")
+    out = tmp_path / "h.mid"
+    code, stdout, err = _cli(
+        capsys, "harmonize", str(four_run), str(melody), "--out", str(out), "--seed", "3"
+    )
+    assert code == 0, err
+    assert stdout.startswith(f"wrote {out}: 4 voice(s), 4.0 bars in G major, 3/4")
+    import mido
+
+    tracks = mido.MidiFile(out).tracks
+    assert [t.name for t in tracks[1:]] == ["soprano", "alto", "tenor", "bass"]
+    assert midi.read_melody(out).voices[0] == SOPRANO  # the soprano track is the melody given
+
+
+def test_api_compose_and_harmonize(melody_run, four_run, tmp_path):
+    import base64
+
+    from fastapi.testclient import TestClient
+
+    from rnnkit.server.app import create_app
+
+    client = TestClient(create_app([melody_run, four_run]))
+    r = client.post(
+        "/api/compose", json={"run": "run4", "bars": 2, "key": "D minor", "seed": 1, "audio": False}
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["voices"], body["key"], body["bars"], body["wav"]) == (4, "D minor", 2.0, None)
+    assert base64.b64decode(body["midi"])[:4] == b"MThd" and len(body["notes"]) == 4
+    for name, voice in zip(("soprano", "alto", "tenor", "bass"), body["notes"], strict=True):
+        lo, hi = VOICE_RANGES[name]
+        assert all(lo <= p <= hi for p, _, _ in voice)
+    melody = base64.b64encode(midi.midi_bytes(Piece([list(SOPRANO)], "3/4", 2.0, Key(7, "major")))).decode()
+    r = client.post("/api/harmonize", json={"run": "run4", "melody": melody, "audio": False})
+    assert r.status_code == 200, r.text
+    onsets = np.cumsum([0.0] + [d for _, d in SOPRANO[:-1]]).tolist()
+    assert r.json()["notes"][0] == [[float(p), t, d] for (p, d), t in zip(SOPRANO, onsets, strict=True)]
+    refused = {
+        ("/api/compose", "key", "H major"): "key='H major' is not valid",
+        ("/api/harmonize", "melody", base64.b64encode(b"RIFF....").decode()): "is not a readable MIDI file",
+    }
+    for (path, field, value), message in refused.items():
+        payload = {"run": "run4", "audio": False, field: value}
+        if path.endswith("harmonize"):
+            payload.setdefault("melody", melody)
+        r = client.post(path, json=payload)
+        assert r.status_code == 400 and message in r.json()["error"], r.text
+    r = client.post("/api/harmonize", json={"run": melody_run.name, "melody": melody, "audio": False})
+    assert r.status_code == 400 and "needs a four-voice run" in r.json()["error"]
+    if midi.shutil.which("fluidsynth") and midi.os.path.isfile(midi.SOUNDFONT):
+        r = client.post("/api/compose", json={"run": "run4", "bars": 1, "tempo": 120})
+        wav = base64.b64decode(r.json()["wav"])
+        with wave.open(io.BytesIO(wav)) as w:  # mono 22.05 kHz for the page
+            assert (w.getnchannels(), w.getframerate()) == (1, 22050) and w.getnframes() > 22050

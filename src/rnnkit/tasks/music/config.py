@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from rnnkit.config import Config, choice, non_negative_int, positive_float, positive_int, rate
+from rnnkit.errors import ConfigError, invalid
 
 TASK = "music"
 DATA = ("chorales", "chorales:tunes", "chorales:files")
@@ -18,6 +19,8 @@ class MusicConfig(Config):
     """Every knob of a music run (a melody model with ``voices=1``, four voices with 4)."""
 
     OPTION_FIELDS: ClassVar[dict[str, str]] = {"max_samples": "max_pieces"}
+    # A resumed run may train longer or with more patience: the model stays the same.
+    RESUMABLE_KEYS: ClassVar[frozenset[str]] = Config.RESUMABLE_KEYS | {"minutes", "patience"}
 
     data: str = "chorales"  # chorales (= chorales:tunes, split by tune) | chorales:files (the older split)
     voices: int = 1  # 1: soprano melody LM over (pitch, duration) notes; 4: SATB on a sixteenth grid
@@ -31,7 +34,10 @@ class MusicConfig(Config):
     epochs: int = 60
     learning_rate: float = 2e-3
     clipnorm: float = 1.0  # per-weight gradient norm clip
+    lr_decay: float | None = 0.5  # multiply lr by this after lr_patience epochs without progress
+    lr_patience: int = 3
     patience: int = 10  # stop after this many epochs without a better validation NLL (0: never)
+    minutes: float | None = None  # stop at the first epoch end past this much training time
     seed: int = 0
     threads: int | None = None
     max_pieces: int | None = None  # cap on training chorales (quick runs and tests)
@@ -45,10 +51,14 @@ class MusicConfig(Config):
             positive_int(name, getattr(self, name))
         non_negative_int("epochs", self.epochs)
         non_negative_int("patience", self.patience)
+        non_negative_int("lr_patience", self.lr_patience)
+        if self.lr_decay is not None and not 0.0 < self.lr_decay < 1.0:
+            raise ConfigError(invalid("lr_decay", self.lr_decay, "None or a number in (0, 1)"))
         non_negative_int("seed", self.seed)
         rate("dropout", self.dropout)
         positive_float("learning_rate", self.learning_rate)
         positive_float("clipnorm", self.clipnorm)
+        positive_float("minutes", self.minutes, allow_none=True)
         for name in ("threads", "max_pieces", "max_steps"):
             positive_int(name, getattr(self, name), allow_none=True)
 

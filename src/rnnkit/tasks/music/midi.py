@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import wave
 from pathlib import Path
 from typing import Any
 
@@ -172,9 +173,14 @@ def guess_key(pitches: list[int]) -> Key:
 
 # ------------------------------------------------------------------ audio
 def render_wav(
-    midi_path: str | os.PathLike[str], wav_path: str | os.PathLike[str], *, rate: int = 44100
+    midi_path: str | os.PathLike[str],
+    wav_path: str | os.PathLike[str],
+    *,
+    rate: int = 44100,
+    mono: bool = False,
 ) -> Path:
-    """Render a MIDI file to a 16-bit WAV with the fluidsynth program and the GM soundfont.
+    """Render a MIDI file to a 16-bit WAV with the fluidsynth program and the GM soundfont
+    (stereo; ``mono=True`` averages the channels: half the bytes, for the web page).
 
     MissingDependencyError, naming the Debian packages, when either is missing.
     """
@@ -193,15 +199,34 @@ def render_wav(
         if proc.returncode != 0 or not out.is_file():
             tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
             raise DataError(f"fluidsynth failed to render {str(midi_path)!r}: {tail[0]}")
-        atomic_write(target, out.read_bytes())
+        atomic_write(target, _downmix(out.read_bytes()) if mono else out.read_bytes())
     return target
 
 
-def wav_bytes(piece: Piece) -> bytes:
+def _downmix(wav: bytes) -> bytes:
+    """A 16-bit stereo WAV as mono (the mean of the two channels)."""
+    import numpy as np
+
+    with wave.open(io.BytesIO(wav)) as r:
+        rate, channels, width = r.getframerate(), r.getnchannels(), r.getsampwidth()
+        frames = np.frombuffer(r.readframes(r.getnframes()), dtype=np.int16)
+    if channels == 1 or width != 2:
+        return wav
+    mono = frames.reshape(-1, channels).astype(np.int32).mean(axis=1).round().astype(np.int16)
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(mono.tobytes())
+    return buf.getvalue()
+
+
+def wav_bytes(piece: Piece, *, rate: int = 44100, mono: bool = False) -> bytes:
     """The piece rendered to WAV bytes (see :func:`render_wav`)."""
     with tempfile.TemporaryDirectory() as tmp:
         mid = write_midi(piece, Path(tmp) / "piece.mid")
-        return render_wav(mid, Path(tmp) / "piece.wav").read_bytes()
+        return render_wav(mid, Path(tmp) / "piece.wav", rate=rate, mono=mono).read_bytes()
 
 
 # ------------------------------------------------------------------ pictures and scores

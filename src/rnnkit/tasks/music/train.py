@@ -17,7 +17,7 @@ import torch
 from rnnkit import datasets
 from rnnkit.datasets.chorales import shared_tunes
 from rnnkit.models import optimizers
-from rnnkit.models.callbacks import EarlyStopping
+from rnnkit.models.callbacks import Callback, EarlyStopping, ReduceLROnPlateau
 from rnnkit.tasks import runs
 from rnnkit.tasks.music.baselines import grid_baselines, melody_baselines, model_nll
 from rnnkit.tasks.music.config import TASK, MusicConfig
@@ -64,6 +64,22 @@ class _Capped:
             yield batch
 
 
+class TimeLimit(Callback):
+    """Stop at the first epoch end after ``minutes`` of training (in this session)."""
+
+    def __init__(self, minutes: float) -> None:
+        super().__init__()
+        self.seconds = minutes * 60.0
+        self.t0 = time.perf_counter()
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        self.t0 = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        if time.perf_counter() - self.t0 >= self.seconds:
+            self.model.stop_training = True
+
+
 def train(config: MusicConfig, options: runs.TrainOptions) -> dict[str, Any]:
     """Train the melody (voices=1) or four-voice model into ``options.out``; returns the metrics."""
     torch.manual_seed(config.seed)
@@ -81,7 +97,15 @@ def train(config: MusicConfig, options: runs.TrainOptions) -> dict[str, Any]:
     val_b = _Capped(PieceBatches(splits["validation"], config.voices, config.batch_size), config.max_steps)
     model = build_model(config)
     model.compile(optimizer=optimizers.Adam(learning_rate=config.learning_rate, clipnorm=config.clipnorm))
-    callbacks = []
+    callbacks: list[Any] = []
+    if config.lr_decay is not None:
+        callbacks.append(
+            ReduceLROnPlateau(
+                monitor="val_loss", factor=config.lr_decay, patience=config.lr_patience, min_delta=0.0
+            )
+        )
+    if config.minutes is not None:
+        callbacks.append(TimeLimit(config.minutes))
     if config.patience:
         callbacks.append(
             EarlyStopping(monitor="val_loss", patience=config.patience, restore_best_weights=True)
