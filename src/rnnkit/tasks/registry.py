@@ -131,6 +131,8 @@ TASKS: list[Task] = [
         train="rnnkit.tasks.music.train:train",
         predictor="rnnkit.tasks.music.predictor:MusicModel",
         commands="rnnkit.tasks.music.cli:COMMANDS",
+        routes="rnnkit.tasks.music.api:router",
+        page="music.js",
     ),
     Task(
         name="speech",
