@@ -154,3 +154,6 @@ def plot_confusion(cm: np.ndarray, classes: list[str], path: str | os.PathLike[s
                     color="white" if cm[i, j] > top / 2 else "black",
                 )
     return save_png(fig, path)
+
+
+train_commands = train  # the package-level name (``rnnkit.tasks.commands.train`` is this module)

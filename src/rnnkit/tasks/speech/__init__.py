@@ -1,8 +1,46 @@
 """Speech-to-text: a (Bi)LSTM/GRU acoustic model trained with CTC, greedy and prefix beam decoding.
 
 ``rnnkit train speech --data spoken_digit_strings --out runs/asr`` then
-``rnnkit transcribe runs/asr clip.wav --beam 8``. Light on import (no torch): the pieces live in
-``config`` (settings), ``frontend`` (any WAV -> log-mel frames, shared with ``commands``),
-``model`` (encoder + CTC), ``decoding`` (greedy, prefix beam search, word LM), ``evaluate``
-(WER/CER), ``train`` and ``predictor``.
+``rnnkit transcribe runs/asr clip.wav --beam 8``. One role per file: ``config`` (settings, no
+torch), ``frontend`` (any WAV -> log-mel frames and batches, shared with ``commands``), ``model``
+(encoder + CTC), ``decoding`` (greedy, prefix beam search, word LM), ``evaluate`` (WER/CER),
+``train``, ``predictor``, ``cli``, ``api``. Every public name is importable from here; torch
+loads only when one is first used.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "SpeechConfig": "config",
+    "FrontEnd": "frontend",
+    "FeatureBatches": "frontend",
+    "SpeechRecognizer": "model",
+    "AcousticEncoder": "model",
+    "Alphabet": "decoding",
+    "WordLM": "decoding",
+    "greedy_decode": "decoding",
+    "prefix_beam_search": "decoding",
+    "Decoder": "evaluate",
+    "error_rates": "evaluate",
+    "load_speech": "data",
+    "train_speech": "train",
+    "Transcriber": "predictor",
+    "Transcript": "predictor",
+}
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

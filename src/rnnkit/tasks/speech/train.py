@@ -159,3 +159,6 @@ def train(config: SpeechConfig, options: runs.TrainOptions) -> dict[str, Any]:
     }
     run.write_json(runs.METRICS_FILE, metrics)
     return metrics
+
+
+train_speech = train  # the package-level name (``rnnkit.tasks.speech.train`` is this module)
