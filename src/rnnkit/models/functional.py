@@ -128,7 +128,9 @@ class Functional(Model):
             unknown = sorted(set(named) - set(names))
             if unknown or len(named) != n:
                 raise ConfigError(invalid("inputs", sorted(named), f"the inputs {names}"))
-            args = tuple(named[k] for k in names)
+            # flat order: a dict's keys sorted (as flatten orders them), else the Input names
+            flat_names = sorted(names) if isinstance(self._input_struct, dict) else names
+            args = tuple(named[k] for k in flat_names)
         if len(args) != n:
             raise ConfigError(
                 invalid("inputs", f"{len(args)} tensors", f"{n} (one per Input: {self.input_names})")
