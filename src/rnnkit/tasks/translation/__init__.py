@@ -1,0 +1,49 @@
+"""Machine translation (English -> Spanish by default): seq2seq with attention and beam search.
+
+One role per file: ``config`` (TranslationConfig, no torch), ``data`` (pairs, subword
+tokenizers, teacher-forcing batches), ``model`` (Seq2Seq), ``train`` (``train(config, options)``
+into a run directory), ``predictor`` (Translator: translate, score, evaluate), ``baselines``
+(Apertium), ``cli`` (``rnnkit translate``), ``api`` (the server's routes). Every public name is
+importable from here; torch loads only when a torch-backed name is first used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "TranslationConfig": "config",
+    "ATTENTIONS": "config",
+    "CELLS": "config",
+    "BUILTIN_DATA": "config",
+    "PairSplits": "data",
+    "PairBatches": "data",
+    "load_pairs": "data",
+    "read_pairs": "data",
+    "split_pairs": "data",
+    "make_tokenizers": "data",
+    "encode_pairs": "data",
+    "Seq2Seq": "model",
+    "build_model": "model",
+    "train_on": "train",
+    "TASK": "predictor",
+    "Translation": "predictor",
+    "Translator": "predictor",
+    "sacrebleu_scores": "predictor",
+    "apertium_translate": "baselines",
+}
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

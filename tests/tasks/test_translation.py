@@ -1,0 +1,225 @@
+"""Translation task: the seq2seq model, decoding invariants, a tiny training run that must
+learn, the run directory round trip, and bad input.
+
+The toy language pair is a word-for-word code (12 words, each with one translation, order
+kept), so a model that learned it scores near 100 BLEU and one that did not scores near 0.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from rnnkit.data import BOS_ID, EOS_ID
+from rnnkit.errors import ConfigError, DataError
+from rnnkit.models.search import beam_search, greedy_search
+from rnnkit.tasks import runs
+from rnnkit.tasks.translation.config import TranslationConfig
+from rnnkit.tasks.translation.data import PairBatches, encode_pairs, make_tokenizers, pad, read_pairs
+from rnnkit.tasks.translation.model import Seq2Seq
+from rnnkit.tasks.translation.predictor import Translator, sacrebleu_scores
+from rnnkit.tasks.translation.train import train
+
+EN = ["sun", "moon", "star", "tree", "river", "stone", "bird", "fish", "wolf", "horse", "fire", "rain"]
+ES = ["sol", "luna", "astro", "arbol", "rio", "piedra", "ave", "pez", "lobo", "caballo", "fuego", "lluvia"]
+CODE = dict(zip(EN, ES, strict=True))
+
+
+def _pairs(n: int, seed: int) -> list[tuple[str, str]]:
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        words = rng.choices(EN, k=rng.randint(2, 5))
+        out.append((" ".join(words), " ".join(CODE[w] for w in words)))
+    return out
+
+
+def _write_tsv(path: Path, rows: list[tuple[str, str]], header: str = "source\ttarget") -> Path:
+    path.write_text(header + "\n" + "".join(f"{s}\t{t}\n" for s, t in rows), encoding="utf-8")
+    return path
+
+
+def _tiny(**kw):  # type: ignore[no-untyped-def]
+    torch.manual_seed(0)
+    return Seq2Seq(40, 50, **{"embed_dim": 16, "units": 12, **kw}).eval()
+
+
+SRC = torch.tensor([[5, 6, 7, 8, 9], [10, 11, 0, 0, 0], [12, 13, 14, 0, 0]])
+TGT = torch.tensor([[2, 11, 12, 13, 14, 15], [2, 16, 17, 0, 0, 0], [2, 18, 19, 20, 0, 0]])
+
+
+# ------------------------------------------------------------------ the model
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("attention", ["dot", "additive", "none"])
+def test_step_by_step_equals_teacher_forcing(cell: str, attention: str) -> None:
+    """Decoding's cell loop gives the fused training pass's log-probabilities, step by step."""
+    m = _tiny(cell=cell, attention=attention, tie_embeddings=attention == "dot")
+    with torch.no_grad():
+        full = torch.log_softmax(m(SRC, TGT), dim=-1)
+        state = m.encode(SRC)
+        for t in range(TGT.shape[1]):
+            lp, state, weights = m.step(TGT[:, t], state)
+            torch.testing.assert_close(lp, full[:, t], atol=1e-5, rtol=1e-5)
+            if attention != "none":
+                assert float(weights[1, 2:].abs().max()) < 1e-6  # padded source steps get no attention
+
+
+def test_padding_does_not_change_a_sentence() -> None:
+    """A sentence's logits are the same alone and beside a longer one (masks on the source)."""
+    m = _tiny()
+    with torch.no_grad():
+        both = m(SRC, TGT)
+        alone = m(SRC[1:2, :2], TGT[1:2, :3])
+    torch.testing.assert_close(both[1:2, :3], alone, atol=1e-5, rtol=1e-5)
+
+
+def test_loss_ignores_padding_and_smooths_labels() -> None:
+    m = _tiny(label_smoothing=0.2)
+    with torch.no_grad():
+        logits = m(SRC, TGT[:, :-1])
+        loss, nll = m.token_losses(logits, TGT[:, 1:])
+        real = TGT[:, 1:] != 0
+        lp = torch.log_softmax(logits, -1)[real]  # (tokens, V)
+        y = TGT[:, 1:][real]
+        by_hand_nll = -lp.gather(1, y[:, None]).mean()
+        by_hand = 0.8 * by_hand_nll + 0.2 * (-lp.mean(-1)).mean()
+    torch.testing.assert_close(nll, by_hand_nll)
+    torch.testing.assert_close(loss, by_hand)
+
+
+def test_tied_embeddings_share_the_weight() -> None:
+    m = _tiny(tie_embeddings=True)
+    assert m.out is None
+    names = [n for n, _ in m.named_parameters()]
+    assert not any(n.startswith("out.") for n in names) and "out_bias" in names
+    with pytest.raises(ConfigError, match=r"attention='luong' is not valid"):
+        Seq2Seq(10, 10, attention="luong")
+
+
+# ------------------------------------------------------------------ data
+def test_read_pairs_and_errors(tmp_path: Path) -> None:
+    good = _write_tsv(tmp_path / "p.tsv", [("a b", "c d"), (" e ", "f")])
+    assert read_pairs(good, "source", "target") == [("a b", "c d"), ("e", "f")]
+    with pytest.raises(
+        DataError, match=r"source_column='en' is not valid: expected a column of .*'source', 'target'"
+    ):
+        read_pairs(good, "en", "target")
+    empty = _write_tsv(tmp_path / "e.tsv", [("a b", "c d"), ("x", " ")])
+    with pytest.raises(DataError, match=r"row 3: the target side is empty; every pair needs both\."):
+        read_pairs(empty, "source", "target")
+
+
+def test_batches_shift_the_target() -> None:
+    pairs = _pairs(30, 1)
+    s_tok, t_tok = make_tokenizers(pairs, 300, 300)
+    src, tgt = encode_pairs(s_tok, t_tok, pairs, 50, 50)
+    (_, y_in), y_out = next(iter(PairBatches(src, tgt, 8, shuffle=False)))
+    assert (y_in[:, 0] == 2).all()  # <bos>
+    assert torch.equal(y_in[:, 1:][y_out[:, :-1] != 0], y_out[:, :-1][y_out[:, :-1] != 0])
+    assert ((y_out == 3).sum(1) == 1).all()  # one <eos> per target
+
+
+# ------------------------------------------------------------------ a tiny run that must learn
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    root = tmp_path_factory.mktemp("mt")
+    data = _write_tsv(root / "pairs.tsv", _pairs(600, 0))
+    config = TranslationConfig(
+        data=str(data),
+        src_vocab=300,
+        tgt_vocab=300,
+        embed_dim=32,
+        units=48,
+        dropout=0.0,
+        batch_size=16,
+        epochs=7,
+        learning_rate=1e-2,
+        label_smoothing=0.0,
+        beam=3,
+        threads=1,
+    )
+    metrics = train(config, runs.TrainOptions(root / "run", quiet=True))
+    return root / "run", metrics
+
+
+def test_tiny_run_learns_the_code(tiny_run: tuple[Path, dict]) -> None:
+    run, metrics = tiny_run
+    assert metrics["test"]["bleu"] > 70, metrics["test"]  # untrained or broken: < 10
+    assert metrics["test"]["bleu_signature"].startswith("nrefs:1|case:mixed|eff:no|tok:13a")
+    assert metrics["test"]["chrf_signature"].startswith("nrefs:1|case:mixed|eff:yes|nc:6|nw:0")
+    for name in ("run.json", "model.safetensors", "metrics.json", "tokenizer-source.json", "history.csv"):
+        assert (run / name).is_file(), name
+    assert json.loads((run / "run.json").read_text())["task"] == "translate"
+
+
+def test_decoding_invariants_on_the_trained_model(tiny_run: tuple[Path, dict]) -> None:
+    tr = Translator.load(tiny_run[0])
+    texts = [s for s, _ in _pairs(12, 7)] + ["fire", "wolf rain bird horse fish"]
+    src = pad([tr.encode_source(t) for t in texts])
+    kw = dict(batch_size=len(texts), bos=BOS_ID, eos=EOS_ID, max_len=30, length_penalty=0.0)
+    g = greedy_search(tr.model.step, tr.model.encode(src), **kw)
+    b = beam_search(tr.model.step, tr.model.encode(src), beam=1, **kw)
+    assert [h.tokens for h in g] == [h[0].tokens for h in b]  # beam 1 == greedy, on the real model
+    five = tr.translate(texts, beam=5)
+    nbest = tr.translate(texts, beam=5, nbest=3)
+    assert [x[0].text for x in five] == [x[0].text for x in nbest]  # top of the n-best == the beam result
+    assert all(len(x) == 3 and len({h.text for h in x}) == 3 for x in nbest)
+    batched = tr.translate(texts, beam=5, nbest=2, batch_size=32)
+    for i, t in enumerate(texts):  # one sentence alone == inside a batch
+        alone = tr.translate(t, beam=5, nbest=2)[0]
+        assert [h.text for h in alone] == [h.text for h in batched[i]]
+        assert [h.score for h in alone] == pytest.approx([h.score for h in batched[i]], abs=1e-4)
+    greedy_alone = [tr.translate(t, beam=1)[0][0].text for t in texts]
+    assert greedy_alone == [x[0].text for x in tr.translate(texts, beam=1, batch_size=5)]
+
+
+def test_attention_map_and_reload_identical(tiny_run: tuple[Path, dict]) -> None:
+    tr = Translator.load(tiny_run[0])
+    (best,) = tr.translate("sun fire moon", beam=3, attention=True)[0]
+    assert best.text == "sol fuego luna"
+    assert len(best.attention) == len(best.tokens) and all(
+        len(r) == len(best.source_tokens) for r in best.attention
+    )
+    assert all(abs(sum(r) - 1) < 1e-3 for r in best.attention)
+    again = Translator.load(tiny_run[0]).translate("sun fire moon", beam=3)[0][0]
+    assert again.text == best.text and again.score == best.score
+
+
+def test_bad_input_is_one_clear_error(tiny_run: tuple[Path, dict], tmp_path: Path) -> None:
+    tr = Translator.load(tiny_run[0])
+    with pytest.raises(
+        DataError, match=r"text='   ' is not valid: expected a non-empty sentence to translate\."
+    ):
+        tr.translate("   ")
+    with pytest.raises(DataError, match=r"text='.* subword tokens' is not valid: expected at most 150"):
+        tr.translate("sun " * 200)
+    with pytest.raises(DataError, match=r"text='2001 characters' is not valid"):
+        tr.translate("s" * 2001)
+    with pytest.raises(ConfigError, match=r"beam=0 is not valid"):
+        tr.translate("sun", beam=0)
+    other = tmp_path / "other"
+    shutil.copytree(tiny_run[0], other)
+    meta = json.loads((other / "run.json").read_text())
+    (other / "run.json").write_text(json.dumps({**meta, "task": "sentiment"}))
+    with pytest.raises(Exception, match=r"sentiment"):
+        Translator.load(other)
+
+
+def test_sacrebleu_scores_by_hand() -> None:
+    res = sacrebleu_scores(["el gato"], ["el gato"])
+    assert res["bleu"] == 0.0 or res["bleu"] == 100.0  # 2 words: no 4-grams, sacrebleu's smoothing decides
+    assert res["chrf"] == 100.0 and res["sentences"] == 1
+    assert sacrebleu_scores(["a b c d e"], ["a b c d e"])["bleu"] == 100.0
+
+
+@pytest.mark.skipif(shutil.which("apertium") is None, reason="needs Debian apertium-eng-spa")
+def test_apertium_baseline_one_line_per_sentence() -> None:
+    from rnnkit.tasks.translation.baselines import apertium_translate
+
+    out = apertium_translate(["Jesus wept.", "The water\nis cold."])
+    assert out[0] == "Jesus lloró." and len(out) == 2 and "agua" in out[1]
