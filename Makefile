@@ -38,6 +38,7 @@ test-gpu: $(STAMP)
 quality: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache  # the import layering, .importlinter
 
 style: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
