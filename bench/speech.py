@@ -79,7 +79,14 @@ def bench_speech(config: Any, out: Path, flite: int) -> dict[str, Any]:
             )
         },
     }
-    test = load_speech(config.data, model.frontend).waves["test"][:60]
+    data = load_speech(config.data, model.frontend)
+    # beam width 1 == greedy on the trained model's (peaky) outputs, utterance by utterance
+    from rnnkit.tasks.speech.evaluate import Decoder, log_probs_of
+
+    lps = log_probs_of(model.model, [model.frontend.features(w) for w in data.waves["test"]])
+    same = sum(Decoder(model.alphabet, beam=1)(lp) == Decoder(model.alphabet)(lp) for lp in lps)
+    result["beam1_equals_greedy"] = f"{same}/{len(lps)} test utterances"
+    test = data.waves["test"][:60]
     result["real_time_factor_1_thread"] = rtf(
         model,
         test,
