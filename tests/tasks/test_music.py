@@ -356,6 +356,15 @@ def test_cli_harmonize_keeps_the_melody(four_run, tmp_path, capsys):
     tracks = mido.MidiFile(out).tracks
     assert [t.name for t in tracks[1:]] == ["soprano", "alto", "tenor", "bass"]
     assert midi.read_melody(out).voices[0] == SOPRANO  # the soprano track is the melody given
+    low = midi.write_midi(Piece([[(48, 2.0), (50, 2.0)]]), tmp_path / "low.mid")
+    (tmp_path / "text.mid").write_text("MThd? no: a text file")
+    for path, message in (
+        (low, "error: soprano pitch='C3 (MIDI 48)' is not valid"),
+        (tmp_path / "text.mid", ""),
+    ):
+        code, _, err = _cli(capsys, "harmonize", str(four_run), str(path), "--out", str(out))
+        assert code == 2 and len(err.strip().splitlines()) == 1 and err.startswith(message or "error: "), err
+    assert "is not a readable MIDI file" in err
 
 
 def test_api_compose_and_harmonize(melody_run, four_run, tmp_path):
