@@ -67,9 +67,13 @@ def caption_images(
             for h in hyps:
                 words = [tok.id_to_token(int(i)) for i in h.tokens]
                 att = None
-                if h.extras is not None and len(words):
-                    rows = [torch.as_tensor(e).reshape(-1) for e in list(h.extras)[: len(words)]]
-                    att = torch.stack(rows).reshape(len(words), *grid).cpu().numpy()
+                if model.attention:  # the ablation's maps are uniform: nothing to show
+                    rows = [torch.as_tensor(e).reshape(-1) for e in list(h.extras or [])[: len(words)]]
+                    att = (
+                        torch.stack(rows).reshape(len(words), *grid).cpu().numpy()
+                        if rows
+                        else np.zeros((0, *grid), dtype=np.float32)
+                    )
                 out.append(Caption(" ".join(words), words, att, float(h.log_prob)))
     finally:
         model.train(was_training)

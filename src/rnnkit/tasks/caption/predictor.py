@@ -106,11 +106,12 @@ class CaptionPredictor:
 
         if caption.attention is None:
             raise ConfigError(
-                f"run model={self.config.model!r} has no attention to plot: train model='attention'."
+                f"this run (model={self.config.model!r}) has no attention maps to plot: "
+                "only model='attention' has them."
             )
         arr = self.prepare(image)
         shown = arr[..., 0] if arr.shape[-1] == 1 else arr
-        n = len(caption.words)
+        n = max(len(caption.words), 1)  # an empty caption still shows the image
         cols = min(n, 6)
         rows = -(-n // cols)
         h, w = arr.shape[:2]
@@ -120,6 +121,9 @@ class CaptionPredictor:
             ax = fig.add_subplot(rows, cols, k + 1)
             ax.axis("off")
             ax.imshow(shown, cmap="gray" if shown.ndim == 2 else None)
+            if not caption.words:
+                ax.set_title("(empty caption)", fontsize=10)
+                continue
             # the (h', w') map stretched over the image: each cell covers its receptive centre
             ax.imshow(caption.attention[k], cmap="magma", alpha=0.55, extent=(0, w, h, 0))
             ax.set_title(caption.words[k], fontsize=10)
