@@ -61,6 +61,7 @@ from rnnkit.datasets.registry import (
     seeded_split,
 )
 from rnnkit.errors import ConfigError, DataError, MissingDependencyError, invalid
+from rnnkit.utils.io import atomic_write_json
 
 logger = logging.getLogger(__name__)
 
@@ -264,10 +265,8 @@ def _build(path: Any) -> list[dict[str, Any]]:
         {"number": i, "title": title, **parsed[f]}
         for i, (f, title) in enumerate(zip(files, titles, strict=True), start=1)
     ]
-    # Write then rename, so a parallel test worker never reads a half-written cache.
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps({"version": _CACHE_VERSION, "chorales": records}), encoding="utf-8")
-    tmp.replace(path)
+    # Atomic, so a parallel test worker never reads a half-written cache.
+    atomic_write_json(path, {"version": _CACHE_VERSION, "chorales": records}, indent=None, ensure_ascii=True)
     logger.info(
         "chorales: parsed %d files with %d processes in %.1f s, cached in %s",
         len(distinct),

@@ -41,7 +41,6 @@ from __future__ import annotations
 import itertools
 import logging
 import os
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +48,7 @@ import numpy as np
 
 from rnnkit.datasets.registry import SPLIT_SEED, Dataset, DatasetInfo, cache_dir, register, seeded_split
 from rnnkit.errors import MissingDependencyError
+from rnnkit.utils.io import atomic_write
 
 logger = logging.getLogger(__name__)
 
@@ -381,10 +381,8 @@ def parse_digits(caption: str) -> list[int] | None:
 def _save(path: os.PathLike[str] | str, ds: dict[str, ImageCaptions]) -> None:
     import pickle
 
-    tmp = f"{path}.{uuid.uuid4().hex}.tmp"
-    with open(tmp, "wb") as f:
-        pickle.dump(ds, f, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(tmp, path)  # atomic: a parallel loader never reads half a file
+    # Atomic: a parallel loader never reads half a file.
+    atomic_write(path, pickle.dumps(ds, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 def _cached(name: str, build: Any) -> dict[str, ImageCaptions]:
