@@ -6,8 +6,16 @@ simulated users type a sentence one keystroke at a time, each keystroke a POST
 for a bounded time. Reports requests/s, p50/p90/p99 latency and the error count
 (any non-200 or failed request), and writes bench/results/serve-load.json.
 
+With ``--slow-clients S --partial-clients P`` the run alternates two phases, the users
+alone (A) and the users beside S clients trickling one header line every 0.5 s and P
+clients declaring a 100 kB body and sending 10 bytes (B), A B A B, each a quarter of
+``--seconds``: the users' latency in B against A shows whether the others keep being
+served, and the slow clients' record shows the server cutting them off (408) within its
+``--header-timeout`` / ``--body-timeout``. Every client loop stops by itself at its phase's end.
+
     .venv/bin/python bench/serve_load.py                      # a PTB-sized word LM, trained briefly
     .venv/bin/python bench/serve_load.py --lm runs/ptb --concurrency 8 --seconds 30
+    .venv/bin/python bench/serve_load.py --slow-clients 20 --partial-clients 10 --seconds 40
 
 Client and server share this machine's cores (2 here, busy with other jobs): the
 figures are a floor for this machine, not a property of the server alone.
@@ -98,24 +106,88 @@ async def user(client: Any, base: str, stop_at: float, record: bool, out: dict[s
                 out["errors"] += 1
 
 
+async def hostile(port: int, stop_at: float, partial: bool, out: dict[str, Any]) -> None:
+    """A slow client (one header line every 0.5 s, never finishing) or, with ``partial``, one that
+    declares a 100 kB body and sends 10 bytes; reconnects whenever cut off, until ``stop_at``."""
+    while time.monotonic() < stop_at:
+        t0 = time.monotonic()
+        try:
+            reader, writer = await asyncio.open_connection(HOST, port)
+        except OSError:
+            out["refused"] += 1
+            await asyncio.sleep(0.5)
+            continue
+        try:
+            if partial:
+                writer.write(
+                    b"POST /api/suggest HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: 100000\r\n\r\n" + b'{"text": "'
+                )
+            else:
+                writer.write(b"POST /api/suggest HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            answer = b""
+            while time.monotonic() < stop_at:
+                try:  # wait for the server to answer and close, at most 0.5 s at a time
+                    answer = await asyncio.wait_for(reader.read(4096), 0.5)
+                    break
+                except asyncio.TimeoutError:
+                    if not partial:
+                        writer.write(b"X-Slow: 1\r\n")
+                        await writer.drain()
+            if answer or reader.at_eof():
+                status = answer.split(b" ", 2)[1].decode() if answer.startswith(b"HTTP/") else "closed"
+                out["cut_off"][status] = out["cut_off"].get(status, 0) + 1
+                out["held_s"].append(time.monotonic() - t0)
+        except OSError:
+            out["cut_off"]["reset"] = out["cut_off"].get("reset", 0) + 1
+            out["held_s"].append(time.monotonic() - t0)
+        finally:
+            writer.close()
+
+
+def _phase_record() -> dict[str, Any]:
+    return {"latencies": [], "steps": [], "errors": 0, "error_kinds": {}, "elapsed": 0.0}
+
+
 async def run_load(
-    base: str, proc: subprocess.Popen[bytes], concurrency: int, seconds: float
+    base: str,
+    proc: subprocess.Popen[bytes],
+    concurrency: int,
+    seconds: float,
+    slow_clients: int = 0,
+    partial_clients: int = 0,
 ) -> dict[str, Any]:
+    """{"alone": users' record, "beside_hostile": users' record or None, "hostile": theirs}."""
     import httpx
 
+    port = int(base.rsplit(":", 1)[1])
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     # trust_env=False: no proxy from the environment, the requests go straight to loopback.
     async with httpx.AsyncClient(timeout=30.0, limits=limits, trust_env=False) as client:
         await wait_ready(client, base, proc)
-        warm: dict[str, Any] = {"latencies": [], "steps": [], "errors": 0, "error_kinds": {}}
+        warm = _phase_record()
         await asyncio.gather(
             *(user(client, base, time.monotonic() + 2.0, False, warm) for _ in range(concurrency))
         )
-        out: dict[str, Any] = {"latencies": [], "steps": [], "errors": 0, "error_kinds": {}}
-        t0 = time.monotonic()
-        await asyncio.gather(*(user(client, base, t0 + seconds, True, out) for _ in range(concurrency)))
-        out["elapsed"] = time.monotonic() - t0
-    return out
+        phases = {"alone": _phase_record(), "beside_hostile": _phase_record()}
+        bad: dict[str, Any] = {"cut_off": {}, "held_s": [], "refused": 0}
+        # A B A B when there are hostile clients (alternation: a slow spell of the machine hits both).
+        order = ["alone", "beside_hostile"] * 2 if slow_clients + partial_clients else ["alone"]
+        for phase in order:
+            out = phases[phase]
+            t0 = time.monotonic()
+            stop_at = t0 + seconds / len(order)
+            tasks = [user(client, base, stop_at, True, out) for _ in range(concurrency)]
+            if phase == "beside_hostile":
+                tasks += [hostile(port, stop_at, False, bad) for _ in range(slow_clients)]
+                tasks += [hostile(port, stop_at, True, bad) for _ in range(partial_clients)]
+            await asyncio.gather(*tasks)
+            out["elapsed"] += time.monotonic() - t0
+    return {
+        "alone": phases["alone"],
+        "beside_hostile": phases["beside_hostile"] if len(order) > 1 else None,
+        "hostile": bad,
+    }
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -129,10 +201,16 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=8, help="Simulated users typing at once.")
     parser.add_argument("--seconds", type=float, default=20.0, help="Measured duration (after 2 s warm-up).")
     parser.add_argument("--server-threads", type=int, default=1, help="Torch threads in the server.")
+    parser.add_argument("--slow-clients", type=int, default=0, help="Clients trickling headers (phase B).")
+    parser.add_argument("--partial-clients", type=int, default=0, help="Clients sending a partial body (B).")
+    parser.add_argument("--header-timeout", type=float, default=2.0, help="The server's --header-timeout.")
+    parser.add_argument("--body-timeout", type=float, default=5.0, help="The server's --body-timeout.")
     parser.add_argument("--result", default="serve-load.json", help="File name under bench/results/.")
     args = parser.parse_args()
     if args.concurrency < 1 or not 0 < args.seconds <= 600:
         parser.error("--concurrency must be >= 1 and --seconds in (0, 600]")
+    if args.slow_clients < 0 or args.partial_clients < 0:
+        parser.error("--slow-clients and --partial-clients must be >= 0")
 
     with tempfile.TemporaryDirectory(prefix="serve-load-") as tmp:
         lm = args.lm
@@ -144,11 +222,14 @@ def main() -> int:
         base = f"http://{HOST}:{port}"
         cmd = [sys.executable, "-m", "rnnkit.cli.main", "serve", str(lm), "--host", HOST, "--port", str(port)]
         cmd += ["--threads", str(args.server_threads), "--log-level", "warning"]
+        cmd += ["--header-timeout", str(args.header_timeout), "--body-timeout", str(args.body_timeout)]
         env = {**os.environ, "OMP_NUM_THREADS": str(args.server_threads)}
         load_before = os.getloadavg()
         proc = subprocess.Popen(cmd, env=env)
         try:
-            out = asyncio.run(run_load(base, proc, args.concurrency, args.seconds))
+            out = asyncio.run(
+                run_load(base, proc, args.concurrency, args.seconds, args.slow_clients, args.partial_clients)
+            )
         finally:
             proc.terminate()
             try:
@@ -157,8 +238,7 @@ def main() -> int:
                 proc.kill()
                 proc.wait()
 
-    lat = [t * 1000 for t in out["latencies"]]
-    n = len(lat) + out["errors"]
+    alone = summary(out["alone"])
     result = {
         "command": command(),
         "environment": environment(),
@@ -166,12 +246,61 @@ def main() -> int:
         "load_average_before": [round(v, 2) for v in load_before],
         "load_average_after": [round(v, 2) for v in os.getloadavg()],
         "model": model,
-        "server": f"rnnkit serve on {HOST}, torch threads {args.server_threads}, one uvicorn worker",
+        "server": f"rnnkit serve on {HOST}, torch threads {args.server_threads}, one uvicorn worker, "
+        f"header timeout {args.header_timeout:g} s, body timeout {args.body_timeout:g} s",
         "typed": TYPED,
         "concurrency": args.concurrency,
+        **alone,  # the users alone (the whole run without hostile clients)
+    }
+    errors = alone["errors"]
+    print(
+        f"users alone: {alone['requests']} requests in {alone['seconds']} s at concurrency "
+        f"{args.concurrency}: {alone['requests_per_s']} req/s, p50 {alone['latency_ms']['p50']} ms, "
+        f"p99 {alone['latency_ms']['p99']} ms, errors {alone['errors']}"
+    )
+    if out["beside_hostile"] is not None:
+        beside = summary(out["beside_hostile"])
+        held = out["hostile"]["held_s"]
+        result["beside_hostile"] = {
+            "slow_clients": args.slow_clients,
+            "partial_clients": args.partial_clients,
+            **beside,
+            "p50_ratio_to_alone": _ratio(beside["latency_ms"]["p50"], alone["latency_ms"]["p50"]),
+            "p99_ratio_to_alone": _ratio(beside["latency_ms"]["p99"], alone["latency_ms"]["p99"]),
+            "hostile_cut_off": out["hostile"]["cut_off"],
+            "hostile_refused_connections": out["hostile"]["refused"],
+            "hostile_held_s": {
+                "median": round(statistics.median(held), 2) if held else None,
+                "max": round(max(held), 2) if held else None,
+            },
+        }
+        errors += beside["errors"]
+        b = result["beside_hostile"]
+        print(
+            f"users beside {args.slow_clients} slow + {args.partial_clients} partial clients: "
+            f"{beside['requests_per_s']} req/s, p50 {beside['latency_ms']['p50']} ms "
+            f"({b['p50_ratio_to_alone']}x alone), p99 {beside['latency_ms']['p99']} ms "
+            f"({b['p99_ratio_to_alone']}x), errors {beside['errors']}; hostile clients cut off "
+            f"{sum(b['hostile_cut_off'].values())} times ({b['hostile_cut_off']}), held at most "
+            f"{b['hostile_held_s']['max']} s"
+        )
+    print(f"wrote {write_json(args.result, result)}")
+    return 0 if errors == 0 else 1
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 3) if a is not None and b else None
+
+
+def summary(out: dict[str, Any]) -> dict[str, Any]:
+    """Requests, rate, latency percentiles and errors of one phase's record."""
+    lat = [t * 1000 for t in out["latencies"]]
+    n = len(lat) + out["errors"]
+    elapsed = max(out["elapsed"], 1e-9)
+    return {
         "seconds": round(out["elapsed"], 2),
         "requests": n,
-        "requests_per_s": round(n / out["elapsed"], 1),
+        "requests_per_s": round(n / elapsed, 1),
         "latency_ms": {
             "p50": round(percentile(lat, 50), 2) if lat else None,
             "p90": round(percentile(lat, 90), 2) if lat else None,
@@ -186,14 +315,6 @@ def main() -> int:
         ),
         "max_steps_per_keystroke": max(out["steps"], default=0),
     }
-    path = write_json(args.result, result)
-    lat_ms = result["latency_ms"]
-    print(
-        f"{n} requests in {result['seconds']} s at concurrency {args.concurrency}: "
-        f"{result['requests_per_s']} req/s, p50 {lat_ms['p50']} ms, p99 {lat_ms['p99']} ms, "
-        f"errors {out['errors']} -> {path}"
-    )
-    return 0 if out["errors"] == 0 else 1
 
 
 if __name__ == "__main__":
