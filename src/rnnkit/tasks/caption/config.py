@@ -28,8 +28,7 @@ class CaptionConfig(Config):
     data: str = "shapes_captions"  # shapes_captions | digit_strips | a folder with captions.tsv + images
     model: str = "attention"  # attention | no_attention | slots
     cell: str = "lstm"  # lstm | gru (the decoder's cell)
-    # CNN channels per block; a 2x2 max pool after each block but the last
-    conv_widths: list[int] = field(default_factory=lambda: [16, 32, 64, 96])
+    conv_widths: list[int] = field(default_factory=lambda: [16, 32, 64, 96])  # CNN blocks; 2x2 pools between
     units: int = 128  # decoder units (slots: the MLP's hidden units)
     embedding_dim: int = 64
     attention_units: int = 64
