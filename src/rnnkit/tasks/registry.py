@@ -167,3 +167,4 @@ def get(name: str) -> Task:
         if task.name == name:
             return task
     raise ConfigError(invalid("task", name, names()))
+        page="caption.js",
