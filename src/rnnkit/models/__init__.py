@@ -9,7 +9,7 @@ so the older import paths keep working without a second copy.
 import sys
 
 from rnnkit import losses, metrics, optimizers
-from rnnkit.models import callbacks, keras_format  # noqa: F401 (registers .keras, .h5)
+from rnnkit.models import callbacks, keras_format, onnx_export  # noqa: F401 (register .keras/.h5, onnx)
 from rnnkit.models.functional import Functional, model_from_json
 from rnnkit.models.model import MODELS, Model
 from rnnkit.models.plotting import plot_history

@@ -159,6 +159,14 @@ class Model(Trainer, Weights, nn.Module):
         """Write config (JSON), weights, optimizer state and ``epoch`` to one safetensors file, atomically."""
         saving.save_model(self, path, include_optimizer=include_optimizer, epoch=epoch, rng_state=rng_state)
 
+    def export(self, filepath: str | os.PathLike[str], format: str = "onnx", **kwargs: Any) -> None:
+        """Keras's ``export``: ``format="onnx"`` writes an ONNX file (dynamic batch and length);
+        see :mod:`rnnkit.models.onnx_export` for the layers and what masks become."""
+        exporter = saving.EXPORTERS.get(format)
+        if exporter is None:
+            raise ConfigError(invalid("format", format, sorted(saving.EXPORTERS)))
+        exporter(self, filepath, **kwargs)
+
     def save_weights(self, path: str | os.PathLike[str]) -> None:
         saving.save_weights(self, path)
 

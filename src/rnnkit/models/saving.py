@@ -39,6 +39,8 @@ from rnnkit.utils.io import atomic_write
 # rnnkit.models.keras_format registers ".keras", ".h5", ".hdf5" and ".weights.h5" when
 # rnnkit.models is imported (it imports this module, so this module cannot import it).
 FORMATS: dict[str, dict[str, Any]] = {}
+# Exporters by format name ("onnx": rnnkit.models.onnx_export registers it), for model.export.
+EXPORTERS: dict[str, Any] = {}
 # Suffixes that name another tool's format: writing rnnkit's format under them would lie.
 _REFUSED = {
     ".h5": "rnnkit reads Keras .h5 files but writes Keras 3's .keras",
