@@ -290,3 +290,12 @@ def test_serving_beyond_loopback_without_a_token_is_one_line_and_exit_2(tmp_path
     out, err = capsys.readouterr()
     assert exit_.value.code == 2 and out == ""
     assert err.startswith("error: host='0.0.0.0' is reachable from other machines") and err.count("\n") == 1
+
+
+def test_no_answer_shows_where_the_runs_live(client, run_dirs):
+    """/health (open even with a token) and /api/runs name the runs, never their directories."""
+    for route in ("/health", "/api/runs"):
+        text = client.get(route).text
+        assert client.get(route).status_code == 200
+        for run in run_dirs.values():
+            assert str(run) not in text and str(run.parent) not in text, route

@@ -180,7 +180,7 @@ def create_app(
     # ---------------------------------------------------------------- general
     def run_infos() -> list[RunInfo]:
         return [
-            RunInfo(name=r.name, task=r.task, path=str(r.path), details=reg.public_details(r))
+            RunInfo(name=r.name, task=r.task, details=reg.public_details(r))
             for r in registry
         ]
 
@@ -197,7 +197,7 @@ def create_app(
 
     @app.get("/api/runs", response_model=list[RunInfo])
     async def list_runs() -> list[RunInfo]:
-        """The loaded runs: name, task, directory and details (classes, level, horizon ...)."""
+        """The loaded runs: name, task and details (classes, level, horizon ...); never their paths."""
         return run_infos()
 
     @app.get("/api/tasks", response_model=list[TaskInfo])

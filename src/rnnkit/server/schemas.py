@@ -27,9 +27,9 @@ class Limits:
 
 # -------------------------------------------------------------------- general
 class RunInfo(BaseModel):
+    # No path: answers never show where the runs live on the server (#20 item 3).
     name: str
     task: str
-    path: str
     details: dict[str, str | int | float | list[str] | None]
 
 
