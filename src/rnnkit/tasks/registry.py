@@ -123,6 +123,7 @@ TASKS: list[Task] = [
         predictor="rnnkit.tasks.caption.predictor:CaptionPredictor",
         commands="rnnkit.tasks.caption.cli:COMMANDS",
         routes="rnnkit.tasks.caption.api:router",
+        page="caption.js",
     ),
     Task(
         name="music",
@@ -167,4 +168,3 @@ def get(name: str) -> Task:
         if task.name == name:
             return task
     raise ConfigError(invalid("task", name, names()))
-        page="caption.js",
