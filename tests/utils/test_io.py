@@ -85,3 +85,21 @@ def test_concurrent_writers_leave_one_whole_payload(tmp_path):
         t.join()
     assert json.loads(target.read_text()) in payloads
     assert [p.name for p in tmp_path.iterdir()] == ["shared.json"]
+
+
+def test_model_tokenizer_and_figure_files_follow_the_umask(tmp_path, umask):
+    """#20 item 13: model and checkpoint files came out 0600 (mkstemp) beside 0644 JSON."""
+    import torch
+
+    from rnnkit import Sequential, layers
+    from rnnkit.data import WordTokenizer
+
+    umask(0o022)
+    model = Sequential([layers.SimpleRNN(3), layers.Dense(1)])
+    model(torch.zeros(1, 2, 4))
+    model.save(tmp_path / "model.safetensors")
+    tok = WordTokenizer()
+    tok.fit(["a b c"])
+    tok.save(tmp_path / "tokenizer.json")
+    for name in ("model.safetensors", "tokenizer.json"):
+        assert _mode(tmp_path / name) == 0o644, name
