@@ -179,10 +179,7 @@ def create_app(
 
     # ---------------------------------------------------------------- general
     def run_infos() -> list[RunInfo]:
-        return [
-            RunInfo(name=r.name, task=r.task, details=reg.public_details(r))
-            for r in registry
-        ]
+        return [RunInfo(name=r.name, task=r.task, details=reg.public_details(r)) for r in registry]
 
     @app.get("/", include_in_schema=False)
     async def page() -> FileResponse:
