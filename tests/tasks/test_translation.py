@@ -223,3 +223,80 @@ def test_apertium_baseline_one_line_per_sentence() -> None:
 
     out = apertium_translate(["Jesus wept.", "The water\nis cold."])
     assert out[0] == "Jesus lloró." and len(out) == 2 and "agua" in out[1]
+
+
+# ------------------------------------------------------------------ command line and server
+def _cli(capsys: pytest.CaptureFixture[str], args: list[str]) -> tuple[int, str, str]:
+    """``rnnkit ARGS`` in process, through the real entry point (errors -> one line, exit 2)."""
+    from rnnkit.cli.main import main
+
+    with pytest.raises(SystemExit) as info:
+        main(args)
+    out = capsys.readouterr()
+    return int(info.value.code or 0), out.out, out.err
+
+
+def test_cli_translate_plot_and_errors(
+    tiny_run: tuple[Path, dict], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = str(tiny_run[0])
+    code, out, _ = _cli(capsys, ["translate", run, "sun fire moon", "--beam", "3", "--nbest", "2", "--json"])
+    assert code == 0
+    res = json.loads(out)
+    assert res[0]["source"] == "sun fire moon" and len(res[0]["translations"]) == 2
+    png = tmp_path / "att.png"
+    code, _, _ = _cli(capsys, ["translate", run, "moon rain", "--plot", str(png)])
+    assert code == 0 and png.read_bytes()[:4] == b"\x89PNG"
+    lines = tmp_path / "in.txt"
+    lines.write_text("sun\n\nmoon star\n", encoding="utf-8")
+    code, out, _ = _cli(capsys, ["translate", run, "--file", str(lines), "--beam", "1", "--json"])
+    assert code == 0 and [r["source"] for r in json.loads(out)] == ["sun", "moon star"]
+    other = tmp_path / "lm-run"
+    shutil.copytree(tiny_run[0], other)
+    meta = json.loads((other / "run.json").read_text())
+    (other / "run.json").write_text(json.dumps({**meta, "task": "lm"}))
+    for args, message in [
+        (["translate", run, ""], "expected a non-empty sentence to translate"),
+        (["translate", run, "sun " * 300], "subword tokens' is not valid"),
+        (["translate", run, "sun", "--beam", "99"], "beam=99 is not valid"),
+        (["translate", run, "sun", "--plot", str(tmp_path / "a.gif")], "plot="),
+        (["translate", str(other), "sun"], "holds a 'lm' run: expected a 'translate' run"),
+    ]:
+        code, _, err = _cli(capsys, args)
+        assert code == 2, (args, err)
+        assert message in err and len(err.strip().splitlines()) == 1, err
+    code, out, _ = _cli(capsys, ["evaluate", run, "--split", "test", "--json"])
+    assert code == 0 and json.loads(out)["bleu"] == tiny_run[1]["test"]["bleu"]
+
+
+def test_cli_train_refuses_bad_pairs_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = _write_tsv(tmp_path / "m.tsv", [("a", "b")], header="en\tes")
+    empty = _write_tsv(tmp_path / "e.tsv", [("a", "b"), ("", "c")])
+    for path, message in [
+        (missing, "source_column='source' is not valid: expected a column of"),
+        (empty, "row 3: the source side is empty"),
+    ]:
+        code, _, err = _cli(capsys, ["train", "translate", "--data", str(path), "--out", str(tmp_path / "r")])
+        assert code == 2 and message in err, err
+        assert not (tmp_path / "r" / "run.json").exists()  # nothing written for refused data
+
+
+def test_api_translate_with_attention_and_limits(tiny_run: tuple[Path, dict]) -> None:
+    from fastapi.testclient import TestClient
+
+    from rnnkit.server.app import create_app
+
+    client = TestClient(create_app([tiny_run[0]]))
+    res = client.post("/api/translate", json={"text": "sun fire moon", "beam": 3, "nbest": 2})
+    assert res.status_code == 200, res.text
+    body = res.json()
+    assert body["translations"][0]["text"] == "sol fuego luna" and len(body["translations"]) == 2
+    att = body["translations"][0]["attention"]
+    assert len(att) == len(body["translations"][0]["tokens"]) and len(att[0]) == len(body["source_tokens"])
+    assert client.post("/api/translate", json={"text": ""}).status_code == 422
+    assert client.post("/api/translate", json={"text": "sun", "beam": 11}).status_code == 422
+    assert client.post("/api/translate", json={"text": "x" * 1001}).status_code == 422
+    res = client.post("/api/translate", json={"text": "sun", "beam": 2, "nbest": 3})
+    assert res.status_code == 400 and "nbest=3 is not valid" in res.json()["error"]
+    (task,) = client.get("/api/tasks").json()
+    assert task["name"] == "translate" and task["page"] == "translate.js"

@@ -155,6 +155,16 @@ TASKS: list[Task] = [
         routes="rnnkit.tasks.commands.api:router",
         page="commands.js",
     ),
+    Task(
+        name="translate",
+        help="English -> Spanish seq2seq with attention and beam search; BLEU/chrF against Apertium",
+        config="rnnkit.tasks.translation.config:TranslationConfig",
+        train="rnnkit.tasks.translation.train:train",
+        predictor="rnnkit.tasks.translation.predictor:Translator",
+        commands="rnnkit.tasks.translation.cli:COMMANDS",
+        routes="rnnkit.tasks.translation.api:router",
+        page="translate.js",
+    ),
 ]
 
 
