@@ -98,6 +98,7 @@ class Captioner(Model):
         if cell not in CELLS:
             raise ConfigError(invalid("cell", cell, sorted(CELLS)))
         self.vocab_size, self.cell_kind, self.attention = vocab_size, cell, bool(attention)
+        self.channels, self.image_size = channels, (int(image_size[0]), int(image_size[1]))
         self.attention_penalty = float(attention_penalty)
         self.encoder = ConvEncoder(channels, (int(image_size[0]), int(image_size[1])), tuple(conv_widths))
         D = self.encoder.dim
@@ -205,6 +206,7 @@ class SlotCaptioner(Model):
     ) -> None:
         super().__init__()
         self.vocab_size, self.slots = vocab_size, slots
+        self.channels, self.image_size = channels, (int(image_size[0]), int(image_size[1]))
         self.encoder = ConvEncoder(channels, (int(image_size[0]), int(image_size[1])), tuple(conv_widths))
         L = self.encoder.grid[0] * self.encoder.grid[1]
         self.mlp = nn.Sequential(

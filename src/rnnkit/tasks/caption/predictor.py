@@ -26,8 +26,8 @@ class CaptionPredictor:
     def __init__(self, model: Any, tokenizer: Tokenizer, config: CaptionConfig, *, kind: str) -> None:
         self.model, self.tokenizer, self.config, self.kind = model, tokenizer, config, kind
         self.model.eval()
-        self.channels = int(model.encoder.net[0].in_channels)
-        self.image_size: tuple[int, int] = tuple(model._init_args["image_size"])  # type: ignore[assignment]
+        self.channels: int = model.channels
+        self.image_size: tuple[int, int] = model.image_size
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> CaptionPredictor:
