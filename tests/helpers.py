@@ -92,6 +92,7 @@ def check_layer(
     *,
     input_shape: Any = None,
     mask: Any = None,
+    mask_argument: bool = False,
     training: bool = False,
     backward: bool = True,
     randomize: Callable[[Any], list[Any]] | None = None,
@@ -111,6 +112,10 @@ def check_layer(
     - config: our ``get_config()`` has Keras's keys (but ``dtype``, and ``activity_regularizer``
       when None) with the same values; ``from_config`` of Keras's own config builds a layer that
       computes the same outputs (what a ``.keras`` file reader does).
+
+    ``mask`` rides on the inputs as ``_keras_mask`` (as in a model), or is passed as ``mask=`` with
+    ``mask_argument=True`` (Keras reads a carried mask only from the first argument, so a call with
+    ``initial_state=`` needs the explicit argument).
 
     ``inputs``: an array or a list of arrays (float32); or ``input_shape`` (a shape or a list of
     shapes) for seeded normal inputs. Returns (ours, keras layer) for more checks.
@@ -156,11 +161,15 @@ def check_layer(
         # The mask travels on the inputs (``_keras_mask``, read by Keras's torch backend and by
         # rnnkit alike), as in a model: layers that do not take ``mask=`` still see it.
         xs = [torch.tensor(a, requires_grad=backward) for a in arrays]
-        masks = mask_arg() if multi else [mask_arg()]
-        for x, m in zip(xs, masks or [None] * len(xs), strict=True):
-            if m is not None:
-                x._keras_mask = m  # type: ignore[attr-defined]
-        out = layer(xs if multi else xs[0], training=training, **call_kwargs)
+        extra = dict(call_kwargs)
+        if mask_argument:
+            extra["mask"] = mask_arg()
+        else:
+            masks = mask_arg() if multi else [mask_arg()]
+            for x, m in zip(xs, masks or [None] * len(xs), strict=True):
+                if m is not None:
+                    x._keras_mask = m  # type: ignore[attr-defined]
+        out = layer(xs if multi else xs[0], training=training, **extra)
         return out, xs
 
     k_out, k_xs = run(klayer)
@@ -230,7 +239,7 @@ def check_layer(
     for x, m in zip(xs, (mask_arg() if multi else [mask_arg()]) or [None] * len(xs), strict=True):
         if m is not None:
             x._keras_mask = m  # type: ignore[attr-defined]
-    t_out = twin(xs if multi else xs[0], training=False, **call_kwargs)
+    t_out = twin(xs if multi else xs[0], training=False, **call_kwargs)  # the mask rides on xs
     if not training:
         t_flat = list(t_out) if isinstance(t_out, (list, tuple)) else [t_out]
         for a, b in zip(t_flat, o_flat, strict=True):

@@ -47,6 +47,7 @@ __all__ = [
     "choose_kernel",
     "fast_blocker",
     "force",
+    "forced_kernel",
     "fused_blocker",
     "mask_blocker",
     "pair_blocker",
@@ -89,6 +90,11 @@ def force(kernel: str) -> Iterator[None]:
         yield
     finally:
         _FORCED.reset(token)
+
+
+def forced_kernel() -> str | None:
+    """The kernel pinned by an enclosing :func:`force` block, or None (for kernels defined elsewhere)."""
+    return _FORCED.get()
 
 
 def _fused_name(p: CellParams, x: torch.Tensor) -> str:

@@ -9,6 +9,7 @@ from rnnkit.layers.base import Layer, deserialize_layer, serialize_layer
 from rnnkit.layers.bidirectional import MERGE_FNS, Bidirectional
 from rnnkit.layers.cell import RecurrentCell
 from rnnkit.layers.conv import Conv1D, Conv2D
+from rnnkit.layers.conv_lstm import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D, ConvLSTMCell
 from rnnkit.layers.convert import from_keras, from_torch, to_keras
 from rnnkit.layers.core_layers import (
     Activation,
@@ -58,6 +59,10 @@ __all__ = [
     "Concatenate",
     "Conv1D",
     "Conv2D",
+    "ConvLSTM1D",
+    "ConvLSTM2D",
+    "ConvLSTM3D",
+    "ConvLSTMCell",
     "Dense",
     "Dropout",
     "Embedding",

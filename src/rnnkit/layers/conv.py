@@ -21,17 +21,16 @@ Padding, as Keras (and TensorFlow) define it, per spatial dim with k_eff = (k - 
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from rnnkit.core import activations
 from rnnkit.core import constraints as constraints_mod
 from rnnkit.core import initializers as init_mod
 from rnnkit.core import regularizers as reg_mod
+from rnnkit.core.conv_cells import conv, conv_output_length
 from rnnkit.errors import ConfigError, ShapeError, invalid
 from rnnkit.layers.base import Layer, Shape
 from rnnkit.layers.core_layers import _activation_name, check_positive_int
@@ -39,7 +38,6 @@ from rnnkit.layers.core_layers import _activation_name, check_positive_int
 Tensor = torch.Tensor
 
 DATA_FORMATS = ("channels_last", "channels_first")
-_CONV_FNS = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
 
 # ------------------------------------------------------------ shared helpers
@@ -82,50 +80,6 @@ def from_channels_first(y: Tensor, data_format: str) -> Tensor:
     if data_format == "channels_first":
         return y
     return y.movedim(1, -1)
-
-
-def same_padding(length: int, k_eff: int, stride: int) -> tuple[int, int]:
-    """(before, after) for "same" padding of one spatial dim (the odd pixel goes after)."""
-    out = math.ceil(length / stride)
-    total = max((out - 1) * stride + k_eff - length, 0)
-    return total // 2, total - total // 2
-
-
-def pad_amounts(
-    spatial: tuple[int, ...],
-    padding: str,
-    kernel: tuple[int, ...],
-    strides: tuple[int, ...],
-    dilation: tuple[int, ...],
-) -> list[tuple[int, int]]:
-    """(before, after) per spatial dim for ``padding`` ("valid", "same" or "causal")."""
-    pads = []
-    for n, k, s, d in zip(spatial, kernel, strides, dilation, strict=True):
-        k_eff = (k - 1) * d + 1
-        if padding == "same":
-            pads.append(same_padding(n, k_eff, s))
-        elif padding == "causal":
-            pads.append((k_eff - 1, 0))
-        else:
-            pads.append((0, 0))
-    return pads
-
-
-def flat_pad(pads: list[tuple[int, int]]) -> tuple[int, ...]:
-    """[(before, after) per dim, first dim first] -> F.pad's order (last dim first)."""
-    return tuple(v for pair in reversed(pads) for v in pair)
-
-
-def conv_output_length(
-    length: int | None, k: int, padding: str, stride: int, dilation: int = 1
-) -> int | None:
-    """Output size of one spatial dim (None stays None)."""
-    if length is None:
-        return None
-    k_eff = (k - 1) * dilation + 1
-    if padding in ("same", "causal"):
-        return math.ceil(length / stride) if padding == "same" else (length - 1) // stride + 1
-    return max((length - k_eff) // stride + 1, 0)
 
 
 # --------------------------------------------------------------------- layers
@@ -227,13 +181,7 @@ class _Conv(Layer):
                 f"(data_format={self.data_format!r})."
             )
         x = to_channels_first(inputs, self.data_format)  # (B, C_in, *S)
-        spatial = tuple(x.shape[2:])
-        pads = pad_amounts(spatial, self.padding, self.kernel_size, self.strides, self.dilation_rate)
-        if any(p != (0, 0) for p in pads):
-            x = F.pad(x, flat_pad(pads))  # zeros, as Keras
-        conv = _CONV_FNS[self.rank]
-        # (B, C_in, *S) -> (B, C_out, *S')
-        y = conv(x, self.weight, self.bias, self.strides, 0, self.dilation_rate, self.groups)
+        y = conv(x, self.weight, self.bias, self.strides, self.padding, self.dilation_rate, self.groups)
         return from_channels_first(self.activation(y), self.data_format)
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:

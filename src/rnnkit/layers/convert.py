@@ -92,6 +92,8 @@ _HAS_TORCH_LAYOUT = frozenset({RNN, RecurrentCell, Bidirectional, Dense, Embeddi
 
 def to_keras(layer: Layer) -> list[np.ndarray]:
     """The weights of an rnnkit layer in the order and layout Keras's ``get_weights()`` uses."""
+    if hasattr(layer, "keras_weights"):  # layers that know their own Keras layout (Conv*, ConvLSTM*)
+        return layer.keras_weights()
     if isinstance(layer, Bidirectional):
         return to_keras(layer.forward_layer) + to_keras(layer.backward_layer)
     if isinstance(layer, RNN):
@@ -102,8 +104,6 @@ def to_keras(layer: Layer) -> list[np.ndarray]:
         return [_np(layer.weight)]
     if isinstance(layer, RecurrentCell):
         return cell_to_keras(layer)
-    if hasattr(layer, "keras_weights"):  # layers that know their own Keras layout (Conv*, ConvLSTM*)
-        return layer.keras_weights()
     if isinstance(layer, Layer) and not _HAS_TORCH_LAYOUT.intersection(type(layer).__mro__):
         return layer.get_weights()  # same layout and order as Keras (BatchNormalization, ...)
     raise ConfigError(
@@ -115,7 +115,9 @@ def to_keras(layer: Layer) -> list[np.ndarray]:
 def from_keras(layer: Layer, weights: list[Any]) -> None:
     """Load weights from Keras's ``get_weights()`` order into a built rnnkit layer."""
     weights = list(weights)
-    if isinstance(layer, Bidirectional):
+    if hasattr(layer, "set_keras_weights"):  # layers that know their own Keras layout (Conv*, ConvLSTM*)
+        layer.set_keras_weights(weights)
+    elif isinstance(layer, Bidirectional):
         half = len(weights) // 2
         from_keras(layer.forward_layer, weights[:half])
         from_keras(layer.backward_layer, weights[half:])
@@ -132,8 +134,6 @@ def from_keras(layer: Layer, weights: list[Any]) -> None:
             _copy(layer.bias, np.asarray(weights[1]))
     elif isinstance(layer, Embedding):
         _copy(layer.weight, np.asarray(weights[0]))
-    elif hasattr(layer, "set_keras_weights"):
-        layer.set_keras_weights(weights)
     elif isinstance(layer, Layer) and not _HAS_TORCH_LAYOUT.intersection(type(layer).__mro__):
         layer.set_weights(weights)
     else:

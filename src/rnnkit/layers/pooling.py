@@ -23,16 +23,14 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from rnnkit.core.conv_cells import conv_output_length, flat_pad, pad_amounts
 from rnnkit.errors import ConfigError, ShapeError, invalid
 from rnnkit.layers import core_layers
 from rnnkit.layers.base import Layer, Shape
 from rnnkit.layers.conv import (
     check_data_format,
     check_padding,
-    conv_output_length,
-    flat_pad,
     from_channels_first,
-    pad_amounts,
     standardize_tuple,
     to_channels_first,
 )
