@@ -120,3 +120,14 @@ def test_normalize_features_gives_zero_mean_unit_variance_per_band():
     g = normalize_features(f)
     torch.testing.assert_close(g.mean(0), torch.zeros(8), atol=1e-5, rtol=0)
     torch.testing.assert_close(g.std(0, unbiased=False), torch.ones(8), atol=1e-4, rtol=0)
+
+
+def test_missing_scipy_names_the_extra(monkeypatch, tmp_path):
+    import sys
+
+    from rnnkit.errors import MissingDependencyError
+
+    write_wav(tmp_path / "a.wav", tone(440), RATE)
+    monkeypatch.setitem(sys.modules, "scipy.io.wavfile", None)  # import now raises ImportError
+    with pytest.raises(MissingDependencyError, match=r"needs scipy: pip install 'rnnkit\[speech\]'"):
+        read_audio(tmp_path / "a.wav")

@@ -25,15 +25,18 @@ usual speech-recognition ones.
 
 from __future__ import annotations
 
+import importlib
 import io
 import math
+import struct
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
-from rnnkit.errors import ConfigError, DataError, ShapeError, invalid
+from rnnkit.errors import ConfigError, DataError, MissingDependencyError, ShapeError, invalid
 
 
 def hz_to_mel(hz: torch.Tensor | float) -> torch.Tensor:
@@ -142,6 +145,16 @@ def mfcc(
 MAX_SECONDS = 30.0  # the default length limit of one clip
 
 
+def _scipy(module: str) -> Any:
+    """``scipy.io.wavfile`` / ``scipy.signal``, or a MissingDependencyError naming the extra."""
+    try:
+        return importlib.import_module(f"scipy.{module}")
+    except ImportError:
+        raise MissingDependencyError(
+            "reading and resampling audio needs scipy: pip install 'rnnkit[speech]'."
+        ) from None
+
+
 def read_audio(source: str | Path | bytes) -> tuple[np.ndarray, int]:
     """A WAV file (path or bytes) as ``(float32 mono waveform in [-1, 1], sample rate)``.
 
@@ -149,8 +162,7 @@ def read_audio(source: str | Path | bytes) -> tuple[np.ndarray, int]:
     WAVE_FORMAT_EXTENSIBLE, through :func:`scipy.io.wavfile.read`. Channels are averaged.
     Integers are scaled by 2^(bits-1) (so -32768 -> -1.0), floats are taken as they are.
     """
-    from scipy.io import wavfile
-
+    wavfile = _scipy("io.wavfile")
     name = "the uploaded audio" if isinstance(source, (bytes, bytearray)) else repr(str(source))
     if isinstance(source, (bytes, bytearray)):
         data = bytes(source)
@@ -167,7 +179,7 @@ def read_audio(source: str | Path | bytes) -> tuple[np.ndarray, int]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", wavfile.WavFileWarning)  # e.g. unknown LIST chunks
             rate, samples = wavfile.read(io.BytesIO(data))
-    except (ValueError, EOFError, OSError) as exc:
+    except (ValueError, EOFError, OSError, struct.error) as exc:  # struct.error: a truncated header
         raise DataError(f"{name} is not a readable WAV file: {exc}.") from None
     if samples.dtype == np.uint8:  # 8-bit PCM is unsigned, centred on 128
         audio = (samples.astype(np.float32) - 128.0) / 128.0
@@ -197,8 +209,7 @@ def resample(wave: np.ndarray, orig_rate: int, target_rate: int) -> np.ndarray:
         raise ConfigError(invalid("sample rates", (orig_rate, target_rate), "positive integers"))
     if orig_rate == target_rate:
         return np.asarray(wave, dtype=np.float32)
-    from scipy.signal import resample_poly
-
+    resample_poly = _scipy("signal").resample_poly
     g = math.gcd(int(orig_rate), int(target_rate))
     out = resample_poly(np.asarray(wave, dtype=np.float64), target_rate // g, orig_rate // g)
     return out.astype(np.float32)
@@ -221,9 +232,9 @@ def load_audio(
 def write_wav(path: str | Path, wave: np.ndarray, sample_rate: int, *, bits: int = 16) -> None:
     """Write a mono (S,) or multi-channel (S, C) float waveform in [-1, 1] as PCM (8/16/32-bit)
     or, with ``bits=-32``, IEEE float; atomically."""
-    from scipy.io import wavfile
-
     from rnnkit.utils.io import atomic_path
+
+    wavfile = _scipy("io.wavfile")
 
     x = np.clip(np.asarray(wave, dtype=np.float64), -1.0, 1.0)
     if bits == 8:
