@@ -94,6 +94,10 @@ def test_backtest_prints_mean_and_spread(run_dir):
     assert result.exit_code == 0, result.output
     report = json.loads((run_dir / "backtest.json").read_text())
     assert len(report["blocks"]) == 5 and "MASE std" in result.output
+    # Piped output (80 columns) never cuts a number short with an ellipsis.
+    assert "…" not in result.output
+    net = report["summary"]["network"]["mase"]
+    assert f"{net['min']:.3f}..{net['max']:.3f}" in result.output
 
 
 def _exit(monkeypatch, capsys, argv):
@@ -119,6 +123,12 @@ def test_too_few_rows_is_one_line(monkeypatch, capsys, tmp_path):
     assert err.splitlines()[-1] == (
         "error: the series has 12 rows, too few for lookback=10 + horizon=5: it needs at least 15."
     )
+
+
+@pytest.mark.parametrize("history", ["0", "-5"])
+def test_history_below_one_is_refused(monkeypatch, capsys, run_dir, history):
+    code, err = _exit(monkeypatch, capsys, ["forecast", str(run_dir), "--json", "--history", history])
+    assert code == 2 and err == f"error: history={history} is not valid: expected an integer >= 1."
 
 
 def test_forecast_of_a_missing_run(monkeypatch, capsys, tmp_path):

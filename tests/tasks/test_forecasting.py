@@ -11,7 +11,6 @@ import pytest
 import torch
 
 from rnnkit.errors import ConfigError, DataError
-from rnnkit.tasks.forecasting import baselines as bl
 from rnnkit.tasks.forecasting import (
     ForecastConfig,
     Forecaster,
@@ -23,6 +22,7 @@ from rnnkit.tasks.forecasting import (
     resolve,
     train,
 )
+from rnnkit.tasks.forecasting import baselines as bl
 from rnnkit.tasks.forecasting.metrics import GaussianNLL, Pinball, directional_accuracy, naive_scale, smape
 
 FAST = {"units": 16, "epochs": 25, "batch_size": 32, "lookback": 24, "baselines": ["naive", "drift"]}
@@ -159,6 +159,25 @@ def test_plots_are_written(trained, tmp_path):
         assert path.stat().st_size > 1000 and path.read_bytes()[:4] == b"\x89PNG"
 
 
+def test_forecast_plot_joins_the_history_and_keeps_the_legend_off_it(trained, tmp_path, monkeypatch):
+    from rnnkit.tasks.forecasting import report
+
+    figures = []
+    monkeypatch.setattr(report, "save_png", lambda fig, path: figures.append(fig) or path)
+    fc, _, series = trained
+    f = fc.forecast(series, history=30)
+    report.plot_forecast(f, tmp_path / "f.png")
+    (ax,) = figures[0].axes
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    x, y = lines["forecast"].get_data()
+    # the forecast line starts at the last observation ...
+    assert np.datetime64(x[0], "s") == np.datetime64(f.history_dates[-1]) and y[0] == f.history[-1]
+    assert list(y[1:]) == f.point
+    # ... and the legend sits right of the axes, never over the history
+    assert ax.get_legend().get_bbox_to_anchor().x0 > ax.get_window_extent().x1
+    assert ax.get_xlabel() == "date" and ax.get_ylabel() == f.target
+
+
 def test_interval_contains_the_point_and_future_dates_follow(trained):
     fc, _, series = trained
     f = fc.forecast(series)
@@ -289,4 +308,47 @@ def test_resolve_defaults_by_data():
     assert cfg.transform == "log_return" and cfg.season == 7 and cfg.calendar == ["dayofweek"]
     hourly = resolve(ForecastConfig(data="x.csv"), SeriesData(s.dates, s.y, s.covariates, "y", [], "h"))
     assert hourly.transform == "delta" and hourly.season == 24 and "hour" in (hourly.calendar or [])
-    assert not math.isnan(cfg.level)
+    assert not math.isnan(cfg.interval_level)
+
+
+# ------------------------------------------------------------------ issue 20: wrong results
+def test_mase_is_undefined_on_a_constant_training_series():
+    from rnnkit.tasks.forecasting.metrics import mase, point_metrics
+
+    scale = naive_scale(np.full(50, 3.0))
+    assert scale == 0.0
+    assert mase(np.ones((2, 3)), np.zeros((2, 3)), scale) is None  # was MAE / 1.0, printed as a MASE
+    assert point_metrics(np.ones((2, 3)), np.zeros((2, 3)), scale=scale)["mase"] is None
+
+
+@pytest.mark.parametrize(("value", "shown"), [("inf", "'inf'"), ("1e300", "'1e300'"), ("-inf", "'-inf'")])
+def test_infinite_or_overflowing_values_are_refused_naming_the_row(value, shown):
+    frame = pd.DataFrame(
+        {
+            "date": pd.date_range("2021-01-01", periods=6, freq="D").astype(str),
+            "y": ["1", "2", value, "4", "5", "6"],
+        }
+    )
+    with pytest.raises(DataError) as err:
+        clean_frame(frame, date_column="date", target="y")
+    assert str(err.value) == (
+        "column 'y' has 1 value(s) that are infinite or beyond +-1e+150 (their squares overflow), "
+        f"in rows 3 ({shown})."
+    )
+    numeric = frame.assign(y=[1.0, 2.0, float(value), 4.0, 5.0, 6.0])  # already floats: checked too
+    with pytest.raises(DataError, match=r"in rows 3 "):
+        clean_frame(numeric, date_column="date", target="y")
+
+
+def test_stock_forecasts_skip_market_holidays():
+    from rnnkit.tasks.forecasting import future_dates
+
+    assert [str(d)[:10] for d in future_dates(np.datetime64("2018-12-31"), 3, "B", "XNYS")] == [
+        "2019-01-02",  # 2019-01-01: New Year's Day, the NYSE is closed
+        "2019-01-03",
+        "2019-01-04",
+    ]
+    s = synthetic(50)
+    business = SeriesData(s.dates, s.y, s.covariates, "close", [], "B")
+    assert resolve(ForecastConfig(data="stocks:AAPL"), business).trading_calendar == "XNYS"
+    assert resolve(ForecastConfig(data="x.csv"), business).trading_calendar is None

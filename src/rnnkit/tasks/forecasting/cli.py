@@ -23,6 +23,7 @@ from rich.table import Table
 
 from rnnkit.config import positive_int
 from rnnkit.tasks import runs
+from rnnkit.tasks.tables import print_table
 from rnnkit.utils.io import atomic_write_json
 
 console = Console()
@@ -30,15 +31,10 @@ BACKTEST_FILE = "backtest.json"
 
 
 def _setup(threads: int) -> None:
-    """Library warnings (resampling, interpolation) reach the terminal; torch uses ``threads``."""
+    """Forecasting's notes (resampling, interpolation, the season) are shown; torch uses ``threads``."""
     import torch
 
-    log = logging.getLogger("rnnkit")
-    if not log.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
-        log.addHandler(handler)
-        log.setLevel(logging.INFO)
+    logging.getLogger("rnnkit").setLevel(logging.INFO)  # rnnkit.cli.main sends them to stderr
     positive_int("threads", threads)
     # Small recurrent nets are latency-bound: on a shared 2-core machine one thread was
     # 40x faster per step than two (thread hand-offs dominate a 32-unit LSTM step).
@@ -81,6 +77,7 @@ def forecast(
     """Forecast the next H steps with a prediction interval (and plot them)."""
     from rnnkit.tasks.forecasting import Forecaster, load_data, plot_forecast
 
+    positive_int("history", history)  # before anything loads: 0 or -5 would slice the wrong way
     _setup(threads)
     runs.open_run(run, "forecast")
     forecaster = Forecaster.load(run)
@@ -96,7 +93,7 @@ def forecast(
         table.add_column(col, justify="right")
     for d, p, lo, hi in zip(result.dates, result.point, result.lower, result.upper, strict=True):
         table.add_row(d, f"{p:.4g}", f"{lo:.4g}", f"{hi:.4g}")
-    console.print(table)
+    print_table(table)
     if plot is not None:
         console.print(f"plot written to {plot}")
 
@@ -128,16 +125,17 @@ def backtest(
         table.add_column(col, justify="left" if col == "method" else "right")
     for name, s in report["summary"].items():
         wins = report["network_beats"].get(name)
+        m = s.get("mase")  # absent when MASE is undefined (a constant training series)
         table.add_row(
             name,
-            f"{s['mase']['mean']:.3f}",
-            f"{s['mase']['std']:.3f}",
-            f"{s['mase']['min']:.3f}..{s['mase']['max']:.3f}",
+            "-" if m is None else f"{m['mean']:.3f}",
+            "-" if m is None else f"{m['std']:.3f}",
+            "-" if m is None else f"{m['min']:.3f}..{m['max']:.3f}",
             f"{s['mae']['mean']:.4g}",
             f"{s['mae']['std']:.3g}",
             "-" if wins is None else f"{wins}/{origins}",
         )
-    console.print(table)
+    print_table(table)
     console.print(f"written to {run / BACKTEST_FILE}")
 
 

@@ -39,7 +39,7 @@ class ForecastConfig(Config):
     dropout: float = 0.0  # on the encoder's output, before the head
     strategy: str = "direct"
     likelihood: str = "gaussian"
-    level: float = 0.8  # central prediction interval: 80% -> quantiles 0.1 and 0.9
+    interval_level: float = 0.8  # central prediction interval: 80% -> quantiles 0.1 and 0.9
     transform: str = "auto"  # level | delta | diff | log_return; auto: log_return for stocks:*, else delta
     calendar: list[str] | None = None  # None: by frequency (hour/dayofweek/dayofyear)
     season: int = 0  # seasonal-naive period in steps; 0: by frequency (24 hourly, 7 daily, 5 trading days)
@@ -58,6 +58,8 @@ class ForecastConfig(Config):
     arima_order: list[int] = field(default_factory=lambda: [2, 1, 1])
     seed: int = 0
     frequency: str | None = None  # resolved: the pandas frequency of the cleaned series
+    # Trading days for future dates (an exchange_calendars code); resolved: XNYS for stocks:*.
+    trading_calendar: str | None = None
 
     # The data decides these ("auto" -> a value): run.json keeps what the user asked for.
     RESUMABLE_KEYS: ClassVar[frozenset[str]] = frozenset({"epochs", "threads", "max_steps"})
@@ -83,8 +85,10 @@ class ForecastConfig(Config):
         ):
             if getattr(self, name) not in allowed:
                 raise ConfigError(invalid(name, getattr(self, name), allowed))
-        if not 0 < self.level < 1:
-            raise ConfigError(invalid("level", self.level, "a fraction in (0, 1), e.g. 0.8"))
+        if not 0 < self.interval_level < 1:
+            raise ConfigError(
+                invalid("interval_level", self.interval_level, "a fraction in (0, 1), e.g. 0.8")
+            )
         if not 0 <= self.dropout < 1:
             raise ConfigError(invalid("dropout", self.dropout, "a fraction in [0, 1)"))
         for b in self.baselines:
@@ -117,5 +121,5 @@ class ForecastConfig(Config):
     @property
     def quantiles(self) -> list[float]:
         """(lower, median, upper) of the central interval at ``level``."""
-        tail = (1 - self.level) / 2
+        tail = (1 - self.interval_level) / 2
         return [round(tail, 6), 0.5, round(1 - tail, 6)]

@@ -94,10 +94,29 @@ def _parse_dates(pd: Any, raw: Any, column: str) -> Any:
     return dates.dt.tz_localize(None)  # naive UTC: date arithmetic is unambiguous
 
 
+# Beyond this the squares that variances and RMSE sum overflow float64 (sqrt(max) ~ 1.3e154,
+# divided by a generous 10^4 rows): such values would train and report MAE inf, sMAPE nan.
+MAX_ABS_VALUE = 1e150
+
+
+def _check_finite(values: np.ndarray, text: Any, column: str) -> np.ndarray:
+    """Refuse +-inf and values too large to square, naming the rows (counted from 1, header aside)."""
+    bad = np.flatnonzero(np.isinf(values) | (np.abs(np.nan_to_num(values)) > MAX_ABS_VALUE))
+    if len(bad):
+        labels = [f"{i + 1} ({text[i]!r})" for i in range(len(values))]
+        raise DataError(
+            f"column {column!r} has {len(bad)} value(s) that are infinite or beyond +-{MAX_ABS_VALUE:g} "
+            f"(their squares overflow), in rows {_rows(labels, bad)}."
+        )
+    return values
+
+
 def _to_numeric(pd: Any, raw: Any, column: str) -> np.ndarray:
-    """Numbers; blanks and NA become NaN (missing values); any other text is an error naming rows."""
+    """Numbers; blanks and NA become NaN (missing values); any other text, an infinite value or
+    one too large to square is an error naming the rows."""
     if raw.dtype.kind in "fiub":
-        return raw.to_numpy(dtype=np.float64)
+        values = raw.to_numpy(dtype=np.float64)
+        return _check_finite(values, [str(v) for v in values], column)
     text = raw.astype(str).str.strip()
     values = pd.to_numeric(text, errors="coerce")
     missing = text.isin(["", "NA", "NaN", "nan", "null", "None"])
@@ -108,7 +127,7 @@ def _to_numeric(pd: Any, raw: Any, column: str) -> np.ndarray:
             f"column {column!r} is not numeric: {len(bad)} value(s) are not numbers, "
             f"in rows {_rows(labels, bad)}."
         )
-    return values.to_numpy(dtype=np.float64)
+    return _check_finite(values.to_numpy(dtype=np.float64), list(text), column)
 
 
 def _nan_runs(values: np.ndarray) -> list[tuple[int, int]]:
@@ -271,9 +290,24 @@ def inverse_transform(c: np.ndarray, anchor: np.ndarray, transform: str) -> np.n
     return np.exp(base + c) if transform == "log_return" else base + c
 
 
-def future_dates(last: np.datetime64, n: int, frequency: str) -> np.ndarray:
-    """The ``n`` dates after ``last`` on the series' grid (business days skip weekends, not holidays)."""
+def future_dates(last: np.datetime64, n: int, frequency: str, calendar: str | None = None) -> np.ndarray:
+    """The ``n`` dates after ``last`` on the series' grid.
+
+    ``calendar``: an exchange's trading calendar (``exchange_calendars`` code, e.g. "XNYS"), so
+    daily market data skips weekends *and* market holidays (2019-01-01 is no trading day);
+    plain business days ("B") skip weekends only."""
     pd = _pandas()
+    if calendar is not None:
+        try:
+            import exchange_calendars as xcals
+        except ImportError:
+            raise MissingDependencyError(
+                f"trading calendar {calendar!r} needs exchange-calendars: pip install exchange-calendars"
+            ) from None
+        last_day = pd.Timestamp(last).normalize()
+        cal = xcals.get_calendar(calendar, start=last_day - pd.Timedelta(days=7))
+        first = cal.date_to_session(last_day + pd.Timedelta(days=1), direction="next")
+        return cal.sessions_window(first, n).to_numpy().astype("datetime64[s]")
     return (
         pd.date_range(pd.Timestamp(last), periods=n + 1, freq=frequency)[1:]
         .to_numpy()

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from rnnkit.config import positive_int
 from rnnkit.data.scaling import StandardScaler
 from rnnkit.data.timeseries import TimeSplit, make_windows, split_by_time
 from rnnkit.errors import ConfigError, DataError
@@ -191,7 +192,7 @@ class Forecaster:
         m, s = self.target_scaler.mean_, self.target_scaler.scale_  # (H,) each
         if cfg.likelihood == "gaussian":
             mu, sigma = raw[..., 0], np.logaddexp(0.0, raw[..., 1]) + SIGMA_FLOOR  # softplus, as in training
-            z = statistics.NormalDist().inv_cdf((1 + cfg.level) / 2)
+            z = statistics.NormalDist().inv_cdf((1 + cfg.interval_level) / 2)
             c_mid, c_lo, c_hi = mu, mu - z * sigma, mu + z * sigma
         else:
             q = np.sort(raw, axis=-1)  # (N, H, Q): sorting removes quantile crossing
@@ -239,7 +240,7 @@ class Forecaster:
             net.train(was_training)
         G = torch.stack(steps, dim=1).reshape(S + 1, N, H).numpy()  # g(y) per path
         back = np.exp if cfg.transform == "log_return" else (lambda v: v)
-        tail = (1 - cfg.level) / 2
+        tail = (1 - cfg.interval_level) / 2
         samples = back(G[1:])  # (S, N, H)
         return {
             "point": back(G[0]),
@@ -297,7 +298,7 @@ class Forecaster:
             "rows": f"{first} .. {last_day}",
             "origins": len(origins),
             "horizon": cfg.horizon,
-            "level": cfg.level,
+            "level": cfg.interval_level,
             "mase_scale": self.scale,
             "season": cfg.season,
             "methods": methods,
@@ -308,13 +309,17 @@ class Forecaster:
 
     # ------------------------------------------------------------------ the future
     def forecast(self, series: SeriesData, history: int = 200) -> Forecast:
-        """Forecast the H steps after the end of ``series`` (the last L rows are the input)."""
+        """Forecast the H steps after the end of ``series`` (the last L rows are the input);
+        the result carries the last ``history`` (>= 1) observed points for a chart."""
         cfg = self.config
+        positive_int("history", history)
         self._check_length(series, 0)
         tseries, inputs, g = self.features(series)
         L = cfg.lookback
         X = self.input_scaler.transform(inputs[-L:][None]).astype(np.float32)  # (1, L, F)
-        dates = future_dates(tseries.dates[-1], cfg.horizon, cfg.frequency or series.frequency)
+        dates = future_dates(
+            tseries.dates[-1], cfg.horizon, cfg.frequency or series.frequency, cfg.trading_calendar
+        )
         cal = None
         if cfg.strategy == "autoregressive":
             cal = _calendar(dates, cfg.calendar)[None]  # (1, H, 2 n_cal)
@@ -325,7 +330,7 @@ class Forecaster:
             point=pred["point"][0].tolist(),
             lower=pred["lower"][0].tolist(),
             upper=pred["upper"][0].tolist(),
-            level=cfg.level,
+            level=cfg.interval_level,
             target=series.target,
             history_dates=_iso(tail.dates),
             history=tail.y.tolist(),
@@ -387,7 +392,7 @@ class Forecaster:
             "target": cfg.target,
             "horizon": cfg.horizon,
             "lookback": cfg.lookback,
-            "level": cfg.level,
+            "level": cfg.interval_level,
             "frequency": cfg.frequency,
         }
 
@@ -399,7 +404,10 @@ class Forecaster:
         if not state_path.is_file():
             raise DataError(f"{str(root)!r} has no {STATE_FILE}: it is not a trained forecast run.")
         state = json.loads(state_path.read_text(encoding="utf-8"))
-        self = cls(ForecastConfig.from_dict(state["config"]))
+        config = dict(state["config"])
+        if "level" in config:  # runs written before the field was renamed (--level meant word/char in lm)
+            config["interval_level"] = config.pop("level")
+        self = cls(ForecastConfig.from_dict(config))
         self.input_scaler = StandardScaler.from_dict(state["input_scaler"])
         self.target_scaler = StandardScaler.from_dict(state["target_scaler"])
         self.scale = float(state["mase_scale"])

@@ -41,9 +41,8 @@ def naive_scale(train: np.ndarray, m: int = 1) -> float:
     y = np.asarray(train, dtype=np.float64).ravel()
     if len(y) <= m:
         raise DataError(f"the training series has {len(y)} values: MASE's scale needs more than m={m}.")
-    s = float(np.mean(np.abs(y[m:] - y[:-m])))
-    # A constant training series: any error is infinitely worse than naive; report MAE instead.
-    return s if s > 0 else 1.0
+    # 0 for a constant training series: MASE is then undefined (see :func:`mase`).
+    return float(np.mean(np.abs(y[m:] - y[:-m])))
 
 
 def mae(y: np.ndarray, y_hat: np.ndarray) -> float:
@@ -61,8 +60,9 @@ def smape(y: np.ndarray, y_hat: np.ndarray) -> float:
     return float(100 * ratio.mean())
 
 
-def mase(y: np.ndarray, y_hat: np.ndarray, scale: float) -> float:
-    return mae(y, y_hat) / scale
+def mase(y: np.ndarray, y_hat: np.ndarray, scale: float) -> float | None:
+    """MAE / s; ``None`` (undefined) when s = 0, i.e. the training series never changed."""
+    return mae(y, y_hat) / scale if scale > 0 else None
 
 
 def directional_accuracy(y: np.ndarray, y_hat: np.ndarray, last: np.ndarray) -> float | None:

@@ -57,8 +57,17 @@ def resolve(cfg: ForecastConfig, series: SeriesData) -> ForecastConfig:
         if span_days * (1 - cfg.validation - cfg.test) >= 2 * 365:
             calendar.append("dayofyear")
     season = cfg.season or SEASONS.get(freq.lstrip("0123456789") if freq[:1] == "1" else freq, 1)
+    trading = cfg.trading_calendar
+    if trading is None and cfg.data.startswith("stocks") and freq == "B":
+        trading = "XNYS"  # the bundled stocks are NYSE/Nasdaq listings: no forecast on a market holiday
     return replace(
-        cfg, target=series.target, transform=transform, calendar=list(calendar), season=season, frequency=freq
+        cfg,
+        target=series.target,
+        transform=transform,
+        calendar=list(calendar),
+        season=season,
+        frequency=freq,
+        trading_calendar=trading,
     ).validate()
 
 

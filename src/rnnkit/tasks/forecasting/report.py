@@ -43,10 +43,11 @@ def results_table(results: dict[str, Any], cfg: ForecastConfig) -> list[list[str
 
 
 def results_markdown(results: dict[str, Any], cfg: ForecastConfig) -> str:
-    head = ["method", "MAE", "RMSE", "sMAPE", "MASE", "direction", f"coverage ({cfg.level:.0%})"]
+    head = ["method", "MAE", "RMSE", "sMAPE", "MASE", "direction", f"coverage ({cfg.interval_level:.0%})"]
     lines = [
         f"Forecast of {cfg.target!r} from {cfg.data!r}, horizon {cfg.horizon}, test rows {results['rows']} "
-        f"({results['origins']} origins). MASE scale (training naive MAE) = {results['mase_scale']:.4g}.",
+        f"({results['origins']} origins). MASE scale (training naive MAE) = {results['mase_scale']:.4g}"
+        + (": MASE is undefined, the training series is constant." if results["mase_scale"] == 0 else "."),
         "",
         "| " + " | ".join(head) + " |",
         "|" + "---|" * len(head),
@@ -69,15 +70,24 @@ def plot_forecast(
     hd = np.asarray(forecast.history_dates, dtype="datetime64[s]")
     fd = np.asarray(forecast.dates, dtype="datetime64[s]")
     ax.plot(hd, forecast.history, color="0.3", lw=1, label="history")
-    ax.plot(fd, forecast.point, color="C0", lw=1.5, marker=".", label="forecast")
+    # The forecast line and band start at the last observation, so history and forecast read
+    # as one curve (the first forecast step is not left floating one step to the right).
+    fx = np.concatenate([hd[-1:], fd]) if len(hd) else fd
+    last = list(forecast.history[-1:])
+    ax.plot(fx, last + list(forecast.point), color="C0", lw=1.5, label="forecast")
+    ax.plot(fd, forecast.point, color="C0", lw=0, marker=".")
     ax.fill_between(
-        fd, forecast.lower, forecast.upper, color="C0", alpha=0.25, label=f"{forecast.level:.0%} interval"
-    )
+        fx, last + list(forecast.lower), last + list(forecast.upper), color="C0", alpha=0.25,
+        label=f"{forecast.level:.0%} interval",
+    )  # fmt: skip
     if truth is not None:
         ax.plot(fd, truth, color="C3", lw=1, marker="x", label="actual")
     ax.set_title(f"{forecast.target}: {len(fd)}-step forecast")
+    ax.set_xlabel("date")
+    ax.set_ylabel(forecast.target)
     ax.grid(alpha=0.3)
-    ax.legend(loc="upper left")
+    # Outside the axes: inside, "upper left" covered the start of the history.
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, frameon=False)
     return save_png(fig, path)
 
 
@@ -110,8 +120,14 @@ def plot_test(results: dict[str, Any], path: str | os.PathLike[str], steps: int 
             label=f"last origin, {H} steps",
         )
     m = results["methods"]["network"]
-    naive_mase = results["methods"].get("naive", {}).get("mase", float("nan"))
-    ax.set_title(f"test: MASE {m['mase']:.3f} (naive {naive_mase:.3f}), coverage {m['coverage']:.0%}")
+    naive_mase = results["methods"].get("naive", {}).get("mase")
+    if m["mase"] is None or naive_mase is None:
+        ax.set_title(
+            f"test: MAE {m['mae']:.4g} (MASE undefined: constant training series), "
+            f"coverage {m['coverage']:.0%}"
+        )
+    else:
+        ax.set_title(f"test: MASE {m['mase']:.3f} (naive {naive_mase:.3f}), coverage {m['coverage']:.0%}")
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", fontsize=8)
     return save_png(fig, path)

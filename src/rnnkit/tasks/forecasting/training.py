@@ -124,10 +124,9 @@ def backtest(
         res = model.evaluate(series, slice(max(0, a - cfg.lookback), b), train_stop=a if refit else start)
         blocks.append({"rows": res["rows"], "origins": res["origins"], "methods": res["methods"]})
         if on_progress is not None:
-            on_progress(
-                f"block {k + 1}/{origins}: {res['rows']}, "
-                f"network MASE {res['methods']['network']['mase']:.3f}"
-            )
+            net_mase = res["methods"]["network"]["mase"]
+            shown = "undefined (constant training series)" if net_mase is None else f"{net_mase:.3f}"
+            on_progress(f"block {k + 1}/{origins}: {res['rows']}, network MASE {shown}")
     summary: dict[str, Any] = {}
     for name in blocks[0]["methods"]:
         summary[name] = {}
@@ -142,12 +141,12 @@ def backtest(
                 "min": float(arr.min()),
                 "max": float(arr.max()),
             }
-    net = np.array([blk["methods"]["network"]["mase"] for blk in blocks])
-    wins = {
-        name: int((net < np.array([blk["methods"][name]["mase"] for blk in blocks])).sum())
-        for name in blocks[0]["methods"]
-        if name != "network"
-    }
+
+    def mase_of(name: str) -> np.ndarray:  # undefined MASE (a constant series) compares as NaN: no win
+        return np.array([np.nan if (v := b["methods"][name]["mase"]) is None else v for b in blocks])
+
+    net = mase_of("network")
+    wins = {name: int((net < mase_of(name)).sum()) for name in blocks[0]["methods"] if name != "network"}
     return {
         "origins": origins,
         "refit": refit,
