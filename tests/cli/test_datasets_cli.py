@@ -17,6 +17,7 @@ def test_list_shows_every_dataset():
     for name in ("imdb", "ptb", "stocks", "nyc_weather", "tweets"):
         assert name in result.output
     assert "887,521" in result.output
+    assert "…" not in result.output  # piped: nothing cut short
 
 
 def test_show_loads_and_prints_samples():

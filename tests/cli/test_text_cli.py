@@ -94,6 +94,13 @@ def test_predict_text_json_and_file(runs):
     (root / "texts.txt").write_text("great fun\n\nawful\n")
     r = runner.invoke(app, ["predict", str(sent), "--file", str(root / "texts.txt"), "--json"])
     assert [p["text"] for p in json.loads(r.output)] == ["great fun", "awful"]
+    # --file - reads standard input
+    r = runner.invoke(app, ["predict", str(sent), "--file", "-", "--json"], input="great fun\nzzz qqq\n")
+    assert r.exit_code == 0, r.output
+    assert [(p["text"], p["known_words"]) for p in json.loads(r.stdout)] == [
+        ("great fun", True),
+        ("zzz qqq", False),
+    ]
 
 
 def test_suggest_and_generate(runs):
@@ -130,16 +137,12 @@ def test_suggest_and_generate(runs):
     [
         (["predict", "{sent}", "  "], "error: text is empty: give at least one word."),
         (
-            ["predict", "{sent}", "zzz qqq"],
-            "error: text 'zzz qqq' has no word the model knows: all of its words are out of vocabulary.",
-        ),
-        (
             ["suggest", "{lm}", "i love", "--top-k", "0"],
             "error: top_k=0 is not valid: expected an integer >= 1.",
         ),
         (
-            ["generate", "{lm}", "--temperature", "0"],
-            "error: temperature=0.0 is not valid: expected a number > 0.",
+            ["generate", "{lm}", "--temperature", "-1"],
+            "error: temperature=-1.0 is not valid: expected a number >= 0 (0: always the most likely token).",
         ),
         (
             ["suggest", "{sent}", "i love"],

@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 
 from rnnkit.server.app import create_app
 from rnnkit.server.schemas import Limits
-from rnnkit.tasks.sentiment.api import MAX_TEXT_CHARS
 from rnnkit.tasks.language_model import LanguageModel
+from rnnkit.tasks.sentiment.api import MAX_TEXT_CHARS
 
 pytestmark = pytest.mark.xdist_group("server")  # one worker builds the tiny runs once
 JSON = {"content-type": "application/json"}
@@ -77,6 +77,13 @@ def test_sentiment_label_and_probabilities(client):
     assert set(body["probabilities"]) == {"negative", "positive"}
     assert sum(body["probabilities"].values()) == pytest.approx(1.0)
     assert body["label"] == max(body["probabilities"], key=body["probabilities"].get)
+    assert body["known_words"] is True
+
+
+def test_sentiment_of_unknown_words_answers_and_flags_it(client):
+    body = client.post("/api/sentiment", json={"text": "zzz qqq"})
+    assert body.status_code == 200, body.text
+    assert body.json()["known_words"] is False and body.json()["label"] in ("negative", "positive")
 
 
 def test_batch_sentiment_equals_one_by_one(client):
@@ -152,6 +159,13 @@ def test_generation_streams_one_token_per_line_and_matches_the_task_api(client, 
     assert client.post("/api/generate", json=req).text == res.text  # seeded: reproducible
 
 
+def test_temperature_zero_generates_greedily(client, run_dirs):
+    res = client.post("/api/generate", json={"prompt": "i love", "length": 6, "temperature": 0})
+    assert res.status_code == 200, res.text
+    text = "".join(line["token"] for line in ndjson(res.text)[:-1])
+    assert text == LanguageModel.load(run_dirs["lm"]).generate("i love", 6, temperature=0)
+
+
 def test_concurrent_generations_are_limited(app):
     with app_with(app, max_generations=1) as c:
         held = c.app.state.generation_slots.take()  # one generation "running"
@@ -204,12 +218,6 @@ BAD = [
     ),
     (
         "/api/sentiment",
-        b'{"text": "zzz qqq"}',
-        400,
-        "text 'zzz qqq' has no word the model knows: all of its words are out of vocabulary.",
-    ),
-    (
-        "/api/sentiment",
         b'{"text": "great", "run": "nope"}',
         404,
         "run 'nope' is not loaded: the loaded runs are 'sent', 'lm', 'fc'.",
@@ -230,9 +238,9 @@ BAD = [
     ("/api/generate", b'{"length": "10"}', 422, "length: Input should be a valid integer."),
     (
         "/api/generate",
-        b'{"temperature": 0}',
+        b'{"temperature": 0.001}',
         422,
-        "temperature: Input should be greater than or equal to 0.01.",
+        "temperature: Value error, temperature must be 0 (greedy) or at least 0.01.",
     ),
     ("/api/generate", b'{"length": 100000}', 422, "length: Input should be less than or equal to 1000."),
     ("/api/suggest", b'{"text": "i", "top_k": 0}', 422, "top_k: Input should be greater than or equal to 1."),

@@ -116,9 +116,26 @@ def test_generation_with_carried_state_equals_rerunning_the_prefix(lm):
     assert lm.generate(prompt, n, temperature=0.9, seed=3) == lm.generate(prompt, n, temperature=0.9, seed=3)
 
 
+def test_temperature_zero_is_greedy(lm):
+    """T -> 0 leaves all the mass on the most likely token: the argmax at every step, any seed."""
+    prompt, n = "i love", 8
+    ids = lm.encode_context(prompt)
+    pieces = []
+    for i in range(n):
+        logits = full_rerun_logits(lm, ids)
+        logits[lm._banned] = float("-inf")
+        token = int(logits.argmax())
+        ids.append(token)
+        pieces.append(lm.token_text(token, first=i == 0 and not prompt))
+    assert lm.generate(prompt, n, temperature=0, seed=1) == "".join(pieces)
+    assert lm.generate(prompt, n, temperature=0, seed=2) == "".join(pieces)
+
+
 def test_bad_sampling_arguments(lm):
-    with pytest.raises(ConfigError, match=r"^temperature=0 is not valid: expected a number > 0\.$"):
-        lm.generate("i", 5, temperature=0)
+    with pytest.raises(
+        ConfigError, match=r"^temperature=-1 is not valid: expected a number >= 0 \(0: always"
+    ):
+        lm.generate("i", 5, temperature=-1)
     with pytest.raises(ConfigError, match=r"^top_k=0 is not valid: expected an integer >= 1\.$"):
         lm.suggest("i love", 0)
     with pytest.raises(ConfigError, match=r"^top_p=1.5 is not valid"):

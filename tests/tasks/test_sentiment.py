@@ -97,17 +97,17 @@ def test_batch_predict_keeps_input_order(trained):
     np.testing.assert_allclose(batch, one_by_one, atol=1e-6)  # padding is masked
 
 
-def test_empty_and_unknown_texts_are_refused(trained):
+def test_empty_texts_are_refused_and_unknown_words_flagged(trained):
     clf = SentimentClassifier.load(trained[0])
     with pytest.raises(DataError, match=r"^text is empty: give at least one word\.$"):
         clf.predict("   ")
-    with pytest.raises(
-        DataError,
-        match=r"^text 'zzz qqq' has no word the model knows: all of its words are out of vocabulary\.$",
-    ):
-        clf.predict("zzz qqq")
     with pytest.raises(DataError, match=r"\(text 2\)"):
         clf.predict(["great", ""])
+    # Only unknown words: the model still answers (from <unk>), and says no word was known.
+    unknown, known = clf.predict(["zzz qqq", "great"])
+    assert unknown.known_words is False and known.known_words is True
+    assert unknown.label in clf.classes and sum(unknown.probabilities.values()) == pytest.approx(1.0)
+    assert unknown.to_dict()["known_words"] is False
 
 
 def test_single_class_labels_are_refused(tmp_path):
@@ -154,3 +154,20 @@ def test_macro_f1():
     y = np.array([0, 0, 1, 1, 2, 2])
     assert macro_f1(y, y, 3) == 1.0
     assert macro_f1(y, np.array([0, 0, 1, 1, 1, 1]), 3) == pytest.approx((1 + 2 / 3 + 0) / 3)
+
+
+def test_rows_with_an_empty_label_or_text_are_dropped_and_counted(tmp_path, caplog):
+    """Labels 0/1 plus one '2' and one empty cell trained as ['', '0', '1', '2'] without a word."""
+    from rnnkit.data import load_text_classification
+    from rnnkit.tasks.sentiment.data import drop_unlabelled
+
+    path = tmp_path / "t.csv"
+    path.write_text("text,label\ngood film,1\nbad film,0\nno label here,\n,1\nodd one,2\nfine,1\n")
+    table = load_text_classification(path, text_column="text", label_column="label")
+    assert "" in table.classes  # the loader keeps the empty cell as a class; the task must not
+    with caplog.at_level("WARNING"):
+        kept = drop_unlabelled(table, str(path))
+    assert kept.classes == ["0", "1", "2"]
+    assert kept.texts == ["good film", "bad film", "odd one", "fine"]
+    assert [kept.classes[i] for i in kept.labels] == ["1", "0", "2", "1"]
+    assert "dropped 2 row(s) with an empty label or text (rows 3, 4)" in caplog.text

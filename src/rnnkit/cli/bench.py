@@ -19,6 +19,7 @@ from rich.table import Table
 
 from rnnkit.cli.diagnose import command_line, parse_cells, parse_ints
 from rnnkit.labs.names import CELL_NAMES, TASKS, check_lengths, check_task
+from rnnkit.tasks.tables import print_table
 from rnnkit.utils.io import atomic_write_json
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Measured benchmarks.")
@@ -115,7 +116,7 @@ def _print_table(results: Any) -> None:
         cells: list[Any] = [row["cell"], row["T"], f"{row[metric]:.4g}", f"{row['baseline']:.4g}",
                             f"{row['loss/baseline']:.3f}", row["steps"], f"{row['seconds']:.0f}"]  # fmt: skip
         table.add_row(*map(str, cells))
-    Console().print(table)
+    print_table(table)
 
 
 @app.command()

@@ -9,6 +9,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from rnnkit.tasks.tables import print_table
+
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Bundled real datasets (no downloads).")
 
 
@@ -27,7 +29,7 @@ def list_command() -> None:
     for d in datasets.list_datasets():
         name = d.name + (f" [{', '.join(d.variants)}]" if d.variants else "")
         table.add_row(escape(name), d.task, d.size, _fmt_splits(d.splits), escape(d.license))
-    Console(width=160).print(table)
+    print_table(table)  # its natural width: never cut, never padded to a fixed 160
 
 
 @app.command("show")

@@ -21,6 +21,7 @@ from rich.table import Table
 
 from rnnkit.errors import ConfigError, invalid
 from rnnkit.labs.names import CELL_NAMES, INITS, check_cells, check_init, check_length
+from rnnkit.tasks.tables import print_table
 from rnnkit.utils.io import atomic_write_json
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Diagnose recurrent networks.")
@@ -139,7 +140,7 @@ def _print_report(report: dict[str, Any]) -> None:
             carry = ", ".join(f"{k}={v:.3f}" for k, v in prof["carry"].items())
             ratios = _fmt(prof["ratio_h1_over_hT"]), _fmt(prof["ratio_x1_over_xT"])
             table.add_row(name, labels.get(phase, phase), *ratios, carry, rho)
-    Console().print(table)
+    print_table(table)
     ex = report.get("exploding")
     if ex:
         runs = ex["runs"]

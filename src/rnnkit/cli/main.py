@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import importlib.util
 import json
+import logging
 import sys
 from typing import Any
 
@@ -79,8 +80,32 @@ if importlib.util.find_spec("rnnkit.cli.export") is not None:
     app.command("export")(export.export)
 
 
+class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at the time (tests swap it)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
+def _log_to_stderr() -> None:
+    """rnnkit's warnings (rows dropped, values interpolated ...) reach the terminal, one line each."""
+    log = logging.getLogger("rnnkit")
+    if not any(isinstance(h, _Stderr) for h in log.handlers):
+        handler = _Stderr()
+        handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+        log.addHandler(handler)
+    if log.level == logging.NOTSET:
+        log.setLevel(logging.WARNING)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app; usage errors and rnnkit errors become one line and exit code 2."""
+    _log_to_stderr()
     try:
         # standalone_mode=False returns typer.Exit's code instead of exiting: pass it on.
         code = app(args=argv, standalone_mode=False)

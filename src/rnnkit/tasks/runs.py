@@ -433,6 +433,6 @@ def write_curve(run: Run) -> None:
     from rnnkit.models import plot_history
 
     try:
-        plot_history(logs, run.file(CURVE_FILE), title=f"{run.task}: {run.path.name}")
+        plot_history(logs, run.file(CURVE_FILE), title=f"{run.task} training ({run.path.name}/)")
     except ImportError:
         logger.warning("matplotlib is not installed: no %s", CURVE_FILE)

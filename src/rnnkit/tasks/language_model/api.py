@@ -15,7 +15,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from rnnkit.tasks.serving import ERRORS, ErrorResponse, Int, Request, RunName, ServeContext
 
@@ -59,8 +59,17 @@ class SuggestResponse(BaseModel):
 class GenerateRequest(Request):
     prompt: str = Field(default="", max_length=MAX_PROMPT_CHARS)
     length: Int = Field(default=50, ge=1, le=MAX_GENERATE, description="Tokens (words or characters).")
-    # Below ~0.01 the scaled logits overflow to inf and sampling breaks down.
-    temperature: float = Field(default=1.0, ge=0.01, le=10.0, allow_inf_nan=False)
+    # 0 is greedy (the most likely token each step); between 0 and 0.01 the scaled logits
+    # overflow to inf and sampling breaks down, so those are refused.
+    temperature: float = Field(default=1.0, ge=0.0, le=10.0, allow_inf_nan=False)
+
+    @field_validator("temperature")
+    @classmethod
+    def _greedy_or_sampled(cls, value: float) -> float:
+        if 0 < value < 0.01:
+            raise ValueError("temperature must be 0 (greedy) or at least 0.01")
+        return value
+
     top_k: Int | None = Field(default=None, ge=1, le=100_000)
     top_p: float | None = Field(default=None, gt=0.0, le=1.0, allow_inf_nan=False)
     seed: Int | None = Field(default=None, ge=0, le=2**32 - 1)

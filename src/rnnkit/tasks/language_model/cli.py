@@ -44,7 +44,10 @@ def generate(
     run: Annotated[Path, typer.Argument(help="A language-model run directory.")],
     prompt: Annotated[str, typer.Option(help="Text to continue (may be empty).")] = "",
     length: Annotated[int, typer.Option(help="Tokens to generate (words or characters).")] = 200,
-    temperature: Annotated[float, typer.Option(help="> 0; lower is more conservative.")] = 1.0,
+    temperature: Annotated[
+        float,
+        typer.Option(help="Sampling temperature; lower is more conservative, 0 = always the most likely."),
+    ] = 1.0,
     top_k: Annotated[int | None, typer.Option(help="Sample only from the K most likely tokens.")] = None,
     top_p: Annotated[float | None, typer.Option(help="Sample from the smallest set with mass >= P.")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed (same seed, same text).")] = None,

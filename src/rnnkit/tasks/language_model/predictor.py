@@ -228,7 +228,10 @@ class LanguageModel:
         top_p: float | None = None,
         seed: int | None = None,
     ) -> Iterator[str]:
-        """Yield the generated tokens' text one at a time (streaming)."""
+        """Yield the generated tokens' text one at a time (streaming).
+
+        ``temperature=0`` is greedy decoding: the most likely token at every step (the limit of
+        softmax(logits / T) as T -> 0), the same text for any seed."""
         check_sampling(length, temperature, top_k, top_p)
         gen = torch.Generator().manual_seed(int(seed) if seed is not None else int(torch.seed() % 2**63))
         dec = self.new_decoder()
@@ -236,8 +239,11 @@ class LanguageModel:
         for i in range(length):
             logits = dec.logits.clone()
             logits[self._banned] = float("-inf")
-            probs = torch.softmax(filter_logits(logits, temperature, top_k, top_p), dim=-1)
-            token = int(torch.multinomial(probs, 1, generator=gen))
+            if temperature == 0:
+                token = int(logits.argmax())
+            else:
+                probs = torch.softmax(filter_logits(logits, temperature, top_k, top_p), dim=-1)
+                token = int(torch.multinomial(probs, 1, generator=gen))
             dec.push(token)
             yield self.token_text(token, first=i == 0 and (not prompt or prompt[-1].isspace()))
 
@@ -296,8 +302,15 @@ def check_top_k(top_k: Any) -> None:
 def check_sampling(length: Any, temperature: Any, top_k: Any, top_p: Any) -> None:
     if isinstance(length, bool) or not isinstance(length, int) or length < 0:
         raise ConfigError(invalid("length", length, "an integer >= 0"))
-    if not isinstance(temperature, (int, float)) or not temperature > 0 or math.isinf(temperature):
-        raise ConfigError(invalid("temperature", temperature, "a number > 0"))
+    if (
+        isinstance(temperature, bool)
+        or not isinstance(temperature, (int, float))
+        or not temperature >= 0
+        or math.isinf(temperature)
+    ):
+        raise ConfigError(
+            invalid("temperature", temperature, "a number >= 0 (0: always the most likely token)")
+        )
     if top_k is not None:
         check_top_k(top_k)
     if top_p is not None and (not isinstance(top_p, (int, float)) or not 0 < top_p <= 1):

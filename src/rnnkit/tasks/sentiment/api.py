@@ -32,6 +32,9 @@ class SentimentBatchRequest(Request):
 class SentimentResult(BaseModel):
     label: str
     probabilities: dict[str, float]
+    known_words: bool = Field(
+        description="False when no word of the text is in the model's vocabulary (the label is a guess)."
+    )
 
 
 class SentimentResponse(SentimentResult):
@@ -54,7 +57,7 @@ def router(ctx: ServeContext) -> APIRouter:
         def work() -> SentimentResponse:
             with run.lock:
                 (p,) = run.model.predict([req.text])
-            return SentimentResponse(run=run.name, label=p.label, probabilities=p.probabilities)
+            return SentimentResponse(run=run.name, **p.to_dict())
 
         return await ctx.call(work)
 
@@ -68,7 +71,7 @@ def router(ctx: ServeContext) -> APIRouter:
                 preds = run.model.predict(req.texts)
             return SentimentBatchResponse(
                 run=run.name,
-                predictions=[SentimentResult(label=p.label, probabilities=p.probabilities) for p in preds],
+                predictions=[SentimentResult(**p.to_dict()) for p in preds],
             )
 
         return await ctx.call(work)

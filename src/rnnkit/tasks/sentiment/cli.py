@@ -44,7 +44,8 @@ def predict(
     for t, p in zip(texts, preds, strict=True):
         probs = "  ".join(f"{c}={v:.3f}" for c, v in p.probabilities.items())
         prefix = f"{t[:60]!r}: " if len(texts) > 1 else ""
-        typer.echo(f"{prefix}{p.label}  ({probs})")
+        note = "" if p.known_words else "  [no word of this text is in the model's vocabulary: a guess]"
+        typer.echo(f"{prefix}{p.label}  ({probs}){note}")
 
 
 COMMANDS = {"predict": predict}

@@ -10,6 +10,7 @@ Evaluation and prediction pad instead (exact, masked) since they do not train.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ import torch
 from rnnkit.data import LabeledTexts, Tokenizer, WordTokenizer, load_text_classification
 from rnnkit.errors import DataError, invalid
 from rnnkit.tasks.sentiment.config import BUILTIN_DATA, SentimentConfig
+
+logger = logging.getLogger(__name__)
 
 
 class BucketedBatches:
@@ -99,7 +102,7 @@ def load_sentiment_data(config: SentimentConfig) -> TextSplits:
         table = load_text_classification(
             path, text_column=config.text_column, label_column=config.label_column
         )
-        splits = split_table(table, seed=config.seed, source=str(path))
+        splits = split_table(drop_unlabelled(table, str(path)), seed=config.seed, source=str(path))
     present = sorted({int(v) for v in splits.train.labels})
     if len(present) < 2:
         only = splits.classes[present[0]] if present else "none"
@@ -112,6 +115,28 @@ def load_sentiment_data(config: SentimentConfig) -> TextSplits:
         splits.validation = take(splits.validation, np.arange(min(n_eval, len(splits.validation))))
         splits.test = take(splits.test, np.arange(min(n_eval, len(splits.test))))
     return splits
+
+
+def drop_unlabelled(table: LabeledTexts, source: str) -> LabeledTexts:
+    """Rows with an empty label or an empty text are dropped, with their count and rows on stderr.
+
+    An empty label cell would otherwise become a class of its own (''), and an empty text
+    teaches nothing. Rows are the file's data rows counted from 1 (the header aside)."""
+    label_of = [table.classes[int(v)] for v in table.labels]
+    bad = [
+        i
+        for i, (text, label) in enumerate(zip(table.texts, label_of, strict=True))
+        if not label or not text.strip()
+    ]
+    if not bad:
+        return table
+    shown = ", ".join(str(i + 1) for i in bad[:10]) + (f" and {len(bad) - 10} more" if len(bad) > 10 else "")
+    logger.warning("%s: dropped %d row(s) with an empty label or text (rows %s)", source, len(bad), shown)
+    keep = np.setdiff1d(np.arange(len(table)), bad)
+    classes = [c for c in table.classes if c]
+    remap = {old: classes.index(name) for old, name in enumerate(table.classes) if name}
+    labels = np.array([remap[int(table.labels[i])] for i in keep], dtype=np.int64)
+    return LabeledTexts([table.texts[i] for i in keep], labels, classes)
 
 
 def take(part: LabeledTexts, idx: np.ndarray) -> LabeledTexts:

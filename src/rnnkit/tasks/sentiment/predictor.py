@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from rnnkit.config import choice
-from rnnkit.data import Tokenizer, load_tokenizer
+from rnnkit.data import UNK_ID, Tokenizer, load_tokenizer
 from rnnkit.errors import DataError
 from rnnkit.models import load_model
 from rnnkit.tasks import runs
@@ -27,9 +27,11 @@ TASK = "sentiment"
 class Prediction:
     label: str
     probabilities: dict[str, float]
+    # False when no word of the text is in the vocabulary: the label then comes from <unk> alone.
+    known_words: bool = True
 
     def to_dict(self) -> dict[str, Any]:
-        return {"label": self.label, "probabilities": self.probabilities}
+        return {"label": self.label, "probabilities": self.probabilities, "known_words": self.known_words}
 
 
 class SentimentClassifier:
@@ -62,7 +64,7 @@ class SentimentClassifier:
         return {"classes": list(self.classes)}
 
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
-        """Ids per text; empty texts and texts with no known word are refused, naming the text."""
+        """Ids per text (a text of unknown words is <unk> ids); an empty text is refused, naming it."""
         if isinstance(texts, str):
             texts = [texts]
         out = []
@@ -70,14 +72,7 @@ class SentimentClassifier:
             where = "" if len(texts) == 1 else f" (text {i + 1})"
             if not text.strip():
                 raise DataError(f"text is empty{where}: give at least one word.")
-            ids = self.tokenizer.encode(text)[: self.config.maxlen]
-            if not ids or all(t == 1 for t in ids):
-                shown = text if len(text) <= 40 else text[:37] + "..."
-                raise DataError(
-                    f"text {shown!r}{where} has no word the model knows: "
-                    "all of its words are out of vocabulary."
-                )
-            out.append(ids)
+            out.append(self.tokenizer.encode(text)[: self.config.maxlen] or [UNK_ID])
         return out
 
     @torch.no_grad()
@@ -93,12 +88,15 @@ class SentimentClassifier:
     def predict(self, texts: str | Sequence[str]) -> list[Prediction]:
         """Label and probabilities per text (a single string gives a list of one)."""
         texts = [texts] if isinstance(texts, str) else list(texts)
+        seqs = self.encode(texts)
         probs = self.probabilities(texts)
         return [
             Prediction(
-                self.classes[int(p.argmax())], {c: float(v) for c, v in zip(self.classes, p, strict=True)}
+                self.classes[int(p.argmax())],
+                {c: float(v) for c, v in zip(self.classes, p, strict=True)},
+                known_words=any(t != UNK_ID for t in ids),
             )
-            for p in probs
+            for p, ids in zip(probs, seqs, strict=True)
         ]
 
     def evaluate(
