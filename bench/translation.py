@@ -103,6 +103,10 @@ def cmd_train(args: argparse.Namespace) -> None:
         "threads": 1,
         "max_minutes": args.minutes,
     }
+    if args.until:  # a wall-clock deadline (HH:MM, UTC): train until then, whatever share of the CPU we get
+        hh, mm = (int(x) for x in args.until.split(":"))
+        now = time.gmtime()
+        values["max_minutes"] = round((hh * 60 + mm) - (now.tm_hour * 60 + now.tm_min + now.tm_sec / 60), 1)
     hints = field_types(TranslationConfig)
     for k, v in overrides.items():
         values[k] = parse_value(k, v, hints.get(k, str))
@@ -201,7 +205,8 @@ def main() -> None:
     sub = ap.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("train")
     t.add_argument("--out", required=True)
-    t.add_argument("--minutes", type=float, default=40.0, help="training time budget")
+    t.add_argument("--minutes", type=float, default=40.0, help="training time budget (wall minutes)")
+    t.add_argument("--until", default=None, help="train until this UTC time, HH:MM (instead of --minutes)")
     t.add_argument("--set", action="append", default=[], help="config key=value")
     t.add_argument("--snapshot-of", default=None, help="a run whose epoch-1 snapshot to score too")
     t.add_argument("--eval", type=int, default=None, help="score only the first N test sentences (dry runs)")
