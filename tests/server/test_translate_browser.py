@@ -1,0 +1,119 @@
+"""The translate tab in Chromium: type a sentence, get the translation, the n-best list and an
+attention map whose cells are the server's own weights.
+
+A tiny model trained on a word-for-word toy code (see tests/tasks/test_translation.py), so the
+expected translation is known; this checks the page's plumbing, not translation quality.
+"""
+
+from __future__ import annotations
+
+import random
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
+EN = ["sun", "moon", "star", "tree", "river", "stone", "bird", "fish", "wolf", "horse", "fire", "rain"]
+ES = ["sol", "luna", "astro", "arbol", "rio", "piedra", "ave", "pez", "lobo", "caballo", "fuego", "lluvia"]
+
+pytestmark = [
+    pytest.mark.xdist_group("server"),
+    pytest.mark.slow,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"),
+]
+
+
+@pytest.fixture(scope="module")
+def mt_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from rnnkit.tasks import runs
+    from rnnkit.tasks.translation.config import TranslationConfig
+    from rnnkit.tasks.translation.train import train
+
+    root = tmp_path_factory.mktemp("mt-browser")
+    rng = random.Random(0)
+    lines = ["source\ttarget"]
+    for _ in range(600):
+        idx = [rng.randrange(len(EN)) for _ in range(rng.randint(2, 5))]
+        lines.append(" ".join(EN[i] for i in idx) + "\t" + " ".join(ES[i] for i in idx))
+    (root / "pairs.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    config = TranslationConfig(
+        data=str(root / "pairs.tsv"),
+        src_vocab=300,
+        tgt_vocab=300,
+        embed_dim=32,
+        units=48,
+        dropout=0.0,
+        label_smoothing=0.0,
+        batch_size=16,
+        epochs=7,
+        learning_rate=1e-2,
+        beam=3,
+        threads=1,
+        max_eval=5,
+    )
+    train(config, runs.TrainOptions(out=root / "mt", quiet=True))
+    return root / "mt"
+
+
+@pytest.fixture(scope="module")
+def live_url(mt_run: Path):  # type: ignore[no-untyped-def]
+    import uvicorn
+
+    from rnnkit.server.app import create_app
+
+    app = create_app([mt_run])
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("uvicorn did not start within 30 s")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    server.should_exit = True
+    thread.join(timeout=10)
+    sock.close()
+
+
+def test_translate_tab_shows_translation_nbest_and_attention(mt_run: Path, live_url: str) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    from rnnkit.tasks.translation.predictor import Translator
+
+    expected = Translator.load(mt_run).translate("sun fire moon", beam=5, nbest=3, attention=True)[0]
+    expect = sync_api.expect
+    expect.set_options(timeout=30_000)
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            problems: list[str] = []
+            page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+            page.goto(live_url + "/")
+            section = page.locator("#translate-section")
+            expect(section.locator("h2")).to_have_text("Translate (English → Spanish)")
+            section.locator("#translate-text").fill("sun fire moon")
+            section.locator("#translate-nbest").select_option("3")
+            section.locator("#translate-go").click()
+            expect(section.locator("#translation")).to_have_text(expected[0].text)
+            expect(section.locator("#translate-nbest-list li")).to_have_count(3)
+            cells = section.locator("table.attention td")
+            n_tok, n_src = len(expected[0].tokens), len(expected[0].source_tokens)
+            expect(cells).to_have_count(n_tok * n_src)
+            shown = [float(w) for w in cells.evaluate_all("cs => cs.map(c => c.dataset.weight)")]
+            want = [w for row in expected[0].attention for w in row]
+            assert shown == pytest.approx(want, abs=1e-4)  # the server's weights, cell by cell
+            # an empty text is refused with the page's message, and the old result cleared
+            section.locator("#translate-text").fill("")
+            section.locator("#translate-go").click()
+            expect(section.locator(".error")).to_have_text("text is empty: type something first.")
+            expect(section.locator("#translation")).to_have_text("")
+            assert problems == []
+        finally:
+            browser.close()
