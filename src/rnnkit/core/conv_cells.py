@@ -95,8 +95,9 @@ def conv(
     """An r-D convolution of channels-first x (N, C, *S) with Keras's padding rules."""
     kernel = tuple(weight.shape[2:])
     pads = pad_amounts(tuple(x.shape[2:]), padding, kernel, strides, dilation)
-    if any(p != (0, 0) for p in pads):
-        x = F.pad(x, flat_pad(pads))  # zeros
+    if all(a == b for a, b in pads):  # symmetric: the convolution pads by itself, no padded copy of x
+        return CONV_FNS[len(kernel)](x, weight, bias, strides, tuple(a for a, _ in pads), dilation, groups)
+    x = F.pad(x, flat_pad(pads))  # zeros; the odd pixel after
     return CONV_FNS[len(kernel)](x, weight, bias, strides, 0, dilation, groups)
 
 
