@@ -281,3 +281,26 @@ def test_api_caption_route(folder_run: tuple[Path, Path]) -> None:
     assert bad.status_code == 400 and "not an image" in bad.json()["error"]
     with pytest.raises(DataError, match="not valid base64"):
         decode_image("@@@")
+
+
+def test_composition_recall_separates_held_out_pairs() -> None:
+    from rnnkit.tasks.caption.evaluate import composition_recall
+
+    def obj(colour: str, shape: str, size: str, row: int, col: int) -> im.SceneObject:
+        return im.SceneObject(colour, shape, size, row, col, 10.0 + 20 * col, 10.0 + 20 * row)
+
+    scene = [
+        obj("red", "triangle", "small", 0, 0),
+        obj("blue", "circle", "large", 0, 1),
+    ]  # red triangle: held out
+    right = "a small red triangle to the left of a large blue circle"
+    memorised = "a small red circle to the left of a big blue disc"  # says a seen pair instead
+    assert composition_recall([right], [scene]) == {
+        "recall_held_out_pairs": 1.0,
+        "recall_seen_pairs": 1.0,
+        "recall_held_out_relations": None,
+        "recall_seen_relations": 1.0,
+    }
+    got = composition_recall([memorised], [scene])
+    assert got["recall_held_out_pairs"] == 0.0 and got["recall_seen_pairs"] == 1.0
+    assert got["recall_seen_relations"] == 0.0

@@ -12,9 +12,18 @@ digit error rate (edit distance / reference length, as a word error rate).
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
-from rnnkit.datasets.images import canonical_caption, parse_digits, truthfulness
+from rnnkit.datasets.images import (
+    HELD_OUT_PAIRS,
+    HELD_OUT_RELATIONS,
+    canonical_caption,
+    parse_caption,
+    parse_digits,
+    relation,
+    truthfulness,
+)
 
 
 def bleu4(hypotheses: list[str], references: list[str]) -> float:
@@ -32,6 +41,28 @@ def _edits(a: list[int], b: list[int]) -> int:
             cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x != y)))
         prev = cur
     return prev[-1]
+
+
+def composition_recall(hypotheses: list[str], scenes: list[Any]) -> dict[str, Any]:
+    """Where composition fails: the share of scene objects whose (size, colour, shape) the
+    caption states, for held-out colour-shape pairs and for seen ones; the same for the
+    neighbour relations ("a small red circle to the left of a big blue square" verbatim),
+    held-out shape-relation-shape triples apart from seen ones. None where a split has none."""
+    hits = {k: [0, 0] for k in ("held_out_pairs", "seen_pairs", "held_out_relations", "seen_relations")}
+    for hyp, objects in zip(hypotheses, scenes, strict=True):
+        parsed = parse_caption(hyp)
+        said = parsed[0] if parsed else []
+        canon = canonical_caption(hyp)
+        for o in objects:
+            key = "held_out_pairs" if (o.colour, o.shape) in HELD_OUT_PAIRS else "seen_pairs"
+            hits[key][0] += o.words in said
+            hits[key][1] += 1
+        for a, b in itertools.pairwise(objects):
+            rel = relation(a, b)
+            key = "held_out_relations" if (a.shape, rel, b.shape) in HELD_OUT_RELATIONS else "seen_relations"
+            hits[key][0] += f"a {' '.join(a.words)} {rel} a {' '.join(b.words)}" in canon
+            hits[key][1] += 1
+    return {f"recall_{k}": (round(h / n, 4) if n else None) for k, (h, n) in hits.items()}
 
 
 def score_captions(kind: str, hypotheses: list[str], split: Any) -> dict[str, Any]:
@@ -56,6 +87,7 @@ def score_captions(kind: str, hypotheses: list[str], split: Any) -> dict[str, An
                 "exact_match": round(sum(hyps[i] == refs[i] for i in idx) / len(idx), 4),
                 "truth_precision": round(true_stated / max(stated, 1), 4),
                 "truth_recall": round(covered / max(truth, 1), 4),
+                **composition_recall([hyps[i] for i in idx], [split.scenes[i] for i in idx]),
             }
         return out
     norm_h = [" ".join(h.split()) for h in hypotheses]
