@@ -95,11 +95,11 @@ class _MinCell(Layer):
         super().build(input_shape)
 
     def get_initial_state(self, batch_size: int) -> list[Tensor]:
-        return [self.weight.new_zeros(batch_size, self.units)]
+        return [self.params().weight.new_zeros(batch_size, self.units)]
 
     def params(self) -> MinParams:
         """The weights as the kernels take them."""
-        return MinParams(self.gates, self.weight, self.bias)
+        return MinParams(self.gates, self.weight, self.bias)  # type: ignore[arg-type]  # nn.Module attributes
 
     def coefficients(self, proj: Tensor) -> tuple[Tensor, Tensor]:
         """(log a, log b) of h_t = a_t h_{t-1} + b_t from the projection (..., G*H)."""
@@ -109,7 +109,8 @@ class _MinCell(Layer):
         """One step (the sequential mode): h_t = a_t h_{t-1} + b_t."""
         h = states if isinstance(states, Tensor) else states[0]
         check_last_dim(self, inputs, self.input_dim)
-        log_a, log_b = self.coefficients(F.linear(inputs, self.weight, self.bias))
+        p = self.params()
+        log_a, log_b = self.coefficients(F.linear(inputs, p.weight, p.bias))
         h = torch.exp(log_a) * h + torch.exp(log_b)
         return h, [h]
 

@@ -40,7 +40,7 @@ class ConnectionLimits:
 
     header_timeout_s: float = 10.0  # a request line and headers: one round trip for any real client
     body_timeout_s: float = 30.0  # the largest body (256 KB) over a slow mobile link
-    keep_alive_s: float = 5.0  # idle time between two requests on one connection (uvicorn's default)
+    keep_alive_s: int = 5  # idle seconds between two requests on one connection (uvicorn's default)
     max_connections: int = 100  # open at once; one more gets 503
 
     def __post_init__(self) -> None:
