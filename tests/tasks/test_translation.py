@@ -165,7 +165,11 @@ def test_decoding_invariants_on_the_trained_model(tiny_run: tuple[Path, dict]) -
     g = greedy_search(tr.model.step, tr.model.encode(src), **kw)
     b = beam_search(tr.model.step, tr.model.encode(src), beam=1, **kw)
     assert [h.tokens for h in g] == [h[0].tokens for h in b]  # beam 1 == greedy, on the real model
+    calls: list[int] = []
+    hook = tr.model.encoder.register_forward_hook(lambda *_: calls.append(1))
     five = tr.translate(texts, beam=5)
+    hook.remove()
+    assert len(calls) == 1  # the encoder runs once for the batch, never per decoding step
     nbest = tr.translate(texts, beam=5, nbest=3)
     assert [x[0].text for x in five] == [x[0].text for x in nbest]  # top of the n-best == the beam result
     assert all(len(x) == 3 and len({h.text for h in x}) == 3 for x in nbest)

@@ -49,6 +49,8 @@ class Attention(Layer):
     """
 
     supports_masking = True
+    scale: torch.nn.Parameter | None
+    concat_score_weight: torch.nn.Parameter | None
 
     def __init__(
         self,
@@ -99,7 +101,10 @@ class Attention(Layer):
         both = query.unsqueeze(-2) + key.unsqueeze(-3)
         if self.scale is not None:
             both = self.scale * both
-        return self.concat_score_weight * torch.tanh(both).sum(-1)
+        weight = self.concat_score_weight
+        if weight is None:  # only a concat layer built by build() scores this way
+            raise ShapeError(f"{self.name}: score_mode='concat' but the layer has no concat_score_weight.")
+        return weight * torch.tanh(both).sum(-1)
 
     def _dropout(self, weights: Tensor, training: bool) -> Tensor:
         if not training or self.dropout == 0.0:

@@ -174,9 +174,13 @@ def _hyp(
 
 
 def _first_device(state: State) -> torch.device:
-    found: list[torch.device] = []
-    map_state(lambda t: found.append(t.device) or t, state)
-    return found[0] if found else torch.device("cpu")
+    if isinstance(state, Tensor):
+        return state.device
+    values = state.values() if isinstance(state, dict) else state if isinstance(state, (tuple, list)) else ()
+    for v in values:
+        if isinstance(v, (Tensor, dict, tuple, list)):
+            return _first_device(v)
+    return torch.device("cpu")
 
 
 # ------------------------------------------------------------------ beam

@@ -132,7 +132,8 @@ class Seq2Seq(Model):
             z = torch.cat([ctx, h], dim=-1)  # [c_t; h_t]
         z = self.drop(self.combine(z))
         if self.out is None:
-            return F.linear(z, self.tgt_embed.weight, self.out_bias), weights
+            tied: Tensor = self.tgt_embed.weight  # type: ignore[assignment]
+            return F.linear(z, tied, self.out_bias), weights
         return self.out(z), weights
 
     def forward(self, src: Tensor, tgt_in: Tensor) -> Tensor:
