@@ -52,8 +52,10 @@ def train_on(
     options: runs.TrainOptions,
     data: PairSplits,
     callbacks: Sequence[Callback] = (),
+    score_splits: bool = True,
 ) -> dict[str, Any]:
-    """:func:`train` on splits already loaded (a benchmark may pass its own, and callbacks)."""
+    """:func:`train` on splits already loaded (a benchmark may pass its own, and callbacks;
+    ``score_splits=False`` leaves BLEU/chrF out of metrics.json for a caller that scores itself)."""
     torch.manual_seed(config.seed)
     options.apply_threads()
     if config.threads:
@@ -102,7 +104,7 @@ def train_on(
         "parameters": model.count_params(),
         "kernels": sorted({str(k.name) for k in model.kernels().values()}),
     }
-    for split in ("validation", "test"):
+    for split in ("validation", "test") if score_splits else ():
         pairs = getattr(data, split)
         if config.max_eval is not None:
             pairs = pairs[: config.max_eval]
