@@ -225,6 +225,7 @@ def test_midi_round_trip_tracks_and_bad_files(tmp_path):
     assert (metas["time_signature"].numerator, metas["time_signature"].denominator) == (3, 4)
     melody = midi.read_melody(path)  # the track named soprano
     assert melody.voices[0] == SOPRANO and melody.meter == "3/4" and melody.key == Key(7, "major")
+    assert melody.bar_offset == 2.0  # the pickup: the file starts with two beats of silence
     (tmp_path / "x.mid").write_bytes(b"not a midi file at all")
     with pytest.raises(DataError, match=r"^'.*x\.mid' is not a readable MIDI file"):
         midi.read_melody(tmp_path / "x.mid")
@@ -350,7 +351,7 @@ def test_cli_harmonize_keeps_the_melody(four_run, tmp_path, capsys):
         capsys, "harmonize", str(four_run), str(melody), "--out", str(out), "--seed", "3"
     )
     assert code == 0, err
-    assert stdout.startswith(f"wrote {out}: 4 voice(s), 4.0 bars in G major, 3/4")
+    assert stdout.startswith(f"wrote {out}: 4 voice(s), 4.67 bars in G major, 3/4")
     import mido
 
     tracks = mido.MidiFile(out).tracks

@@ -55,7 +55,7 @@ def _summary(piece: Any, written: dict[str, Any]) -> dict[str, Any]:
         "voices": len(piece.voices),
         "key": str(piece.key),
         "meter": piece.meter,
-        "bars": round(piece.duration / bar_length(piece.meter), 2),
+        "bars": round((piece.duration + piece.bar_offset) / bar_length(piece.meter), 2),  # pickup bar counted
         "notes": sum(1 for v in piece.voices for p, _ in v if p >= 0),
         "files": written,
     }

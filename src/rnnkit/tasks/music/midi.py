@@ -2,7 +2,8 @@
 a piano-roll PNG, MusicXML (music21, optional).
 
 MIDI files are type 1: track 0 holds the tempo, the time signature and the key signature;
-each voice is its own track on its own channel, named after the voice. Reading a melody
+each voice is its own track on its own channel, named after the voice, starting after the
+pickup's missing beats (``bar_offset``). Reading a melody
 takes the track named "soprano" or "melody", else the highest-sounding track with notes,
 and where its notes overlap the highest one (the "skyline"), quantised to sixteenths.
 """
@@ -69,7 +70,9 @@ def midi_bytes(piece: Piece, program: int = PROGRAM) -> bytes:
         track = mido.MidiTrack()
         track.append(mido.MetaMessage("track_name", name=name, time=0))
         track.append(mido.Message("program_change", channel=ch, program=program, time=0))
-        wait = 0
+        # A pickup starts after bar_offset quarter notes of silence, so the bar lines of the
+        # file (and of any notation program reading it) fall where the music's do.
+        wait = round(piece.bar_offset * TICKS)
         for pitch, dur in events:
             ticks = round(dur * TICKS)
             if pitch == REST:
