@@ -182,6 +182,16 @@ class Layer(Weights, nn.Module):
     def call(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError
 
+    @property
+    def output(self) -> Any:
+        """Keras's ``layer.output``: the symbolic output of its one call in a functional graph."""
+        return symbolic.node_of(self, "output").outputs_structure
+
+    @property
+    def input(self) -> Any:
+        """Keras's ``layer.input``: the symbolic input of its one call in a functional graph."""
+        return symbolic.node_of(self, "input").args[0]
+
     def forward(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
         training = kwargs.pop("training", None)
         mask = kwargs.pop("mask", None)

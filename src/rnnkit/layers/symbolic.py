@@ -83,6 +83,22 @@ class Node:
     def is_input(self) -> bool:
         return not self.inputs and not self.args
 
+    @property
+    def outputs_structure(self) -> Any:
+        """The outputs as the layer call returned them: one tensor, or a list."""
+        return self.outputs[0] if len(self.outputs) == 1 else list(self.outputs)
+
+
+def node_of(layer: Any, what: str) -> Node:
+    """The one Node of ``layer`` (for ``layer.output`` / ``layer.input``)."""
+    nodes = layer.__dict__.get("_inbound_nodes") or []
+    if len(nodes) != 1:
+        raise ConfigError(
+            f"layer {layer.name!r} has been called {len(nodes)} times on symbolic tensors: "
+            f"layer.{what} needs exactly one call (it is ambiguous for a shared layer)."
+        )
+    return nodes[0]
+
 
 # ------------------------------------------------------------------ nested structures
 def flatten(obj: Any) -> list[Any]:

@@ -184,6 +184,8 @@ class ArrayData:
                 y, y_mask = pad_sequences(y)
             else:
                 y, _ = _normalize(y, None) if isinstance(y, (dict, tuple)) else (to_tensor(y), None)
+            # One-hot boolean targets (keras.io's char examples): Keras casts y to the prediction's float.
+            y = tree_map(lambda t: t.float() if isinstance(t, Tensor) and t.dtype == torch.bool else t, y)
             y_len = _n(y)
         self.x, self.mask = _normalize(x, y_len)
         self.y = y

@@ -76,6 +76,16 @@ class Functional(Model):
         return list(self._output_tensors)
 
     @property
+    def input(self) -> Any:
+        """Keras's ``model.input``: the Input tensor, or the list/dict of them."""
+        return self._input_struct
+
+    @property
+    def output(self) -> Any:
+        """Keras's ``model.output``: the output tensor, or the list/dict of them."""
+        return self._output_struct
+
+    @property
     def input_names(self) -> list[str]:
         if isinstance(self._input_struct, dict):
             return list(self._input_struct)
@@ -139,8 +149,8 @@ class Functional(Model):
         for t, v in zip(self._input_tensors, args, strict=True):
             if not isinstance(v, torch.Tensor):
                 v = torch.as_tensor(v)
-            if v.dtype == torch.float64 and t.dtype == "float32":
-                v = v.float()  # NumPy's default float64 into a float32 Input, as Keras converts
+            if t.dtype == "float32" and v.dtype in (torch.float64, torch.bool):
+                v = v.float()  # NumPy's float64 or one-hot booleans into a float32 Input, as Keras converts
             values[id(t)] = v
         return values
 

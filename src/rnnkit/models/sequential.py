@@ -54,6 +54,9 @@ class Sequential(Model):
             return
         if not isinstance(layer, nn.Module):
             raise ConfigError(invalid("layer", layer, "an rnnkit layer or a torch.nn.Module"))
+        shape_arg = getattr(layer, "_input_shape_arg", None)
+        if not len(self.layers) and self.input_spec is None and shape_arg is not None:
+            self.input_spec = (None, *shape_arg)  # Keras: input_shape= on the first layer acts as an Input
         self.layers.append(layer)
         if self.input_spec is not None:
             self.build(self.input_spec)
@@ -91,6 +94,8 @@ class Sequential(Model):
 
     def call(self, inputs: Any, training: bool | None = None, mask: torch.Tensor | None = None) -> Any:
         x = inputs
+        if isinstance(x, torch.Tensor) and x.dtype == torch.bool:
+            x = x.float()  # one-hot booleans (keras.io's char examples): Keras casts them to float too
         if mask is not None:
             x._keras_mask = mask
         record = len(self._output_shapes) != len(self.layers)
