@@ -52,7 +52,7 @@ def score_run(run_dir: str, beams: list[int], limit: int | None) -> list[dict[st
     run = runs.open_run(run_dir, "caption")
     metrics = run.read_json(runs.METRICS_FILE)
     data = load_caption_data(predictor.config.replace(max_samples=None))
-    test = data.test.head(limit)
+    test = data.test.per_subset(limit)
     rows = []
     slots = predictor.config.model == "slots"
     for beam in [1] if slots else beams:
@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("runs", nargs="+", help="caption run directories")
     p.add_argument("--beams", default="1,3", help="beam widths to score (1 = greedy)")
-    p.add_argument("--limit", type=int, default=None, help="score only the first N test images")
+    p.add_argument("--limit", type=int, default=None, help="first N test images per subset")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--result", default="", help="file name under bench/results ('' = none)")
     args = p.parse_args(argv)

@@ -49,6 +49,19 @@ class Split:
             None if self.subset is None else self.subset[cut],
         )
 
+    def per_subset(self, n: int | None) -> Split:
+        """The first ``n`` images of each subset ("seen", "held_out"), for a capped evaluation."""
+        if n is None:
+            return self
+        subset = self.subset or ["seen"] * len(self)
+        idx = [i for s in dict.fromkeys(subset) for i in [j for j, t in enumerate(subset) if t == s][:n]]
+        return Split(
+            self.images[np.array(idx, dtype=np.int64)],
+            [self.captions[i] for i in idx],
+            None if self.scenes is None else [self.scenes[i] for i in idx],
+            [subset[i] for i in idx],
+        )
+
 
 @dataclass
 class CaptionData:

@@ -102,24 +102,7 @@ def train(config: CaptionConfig, options: runs.TrainOptions) -> dict[str, Any]:
         "parameters": model.count_params(),
         "beam": config.beam,
         "validation": predictor.score(data.validation.head(n), beam=config.beam),
-        "test": predictor.score(data.test.head(n) if n is None else _both_subsets(data, n), beam=config.beam),
+        "test": predictor.score(data.test.per_subset(n), beam=config.beam),
     }
     run.write_json(runs.METRICS_FILE, metrics)
     return metrics
-
-
-def _both_subsets(data: CaptionData, n: int) -> Any:
-    """The first n test images of each subset (seen and held-out) for a capped evaluation."""
-    import numpy as np
-
-    from rnnkit.tasks.caption.data import Split
-
-    test = data.test
-    subset = test.subset or ["seen"] * len(test)
-    idx = [i for s in dict.fromkeys(subset) for i in [j for j, t in enumerate(subset) if t == s][:n]]
-    return Split(
-        test.images[np.array(idx)],
-        [test.captions[i] for i in idx],
-        None if test.scenes is None else [test.scenes[i] for i in idx],
-        [subset[i] for i in idx],
-    )
