@@ -200,6 +200,16 @@ def test_forecast_from_given_values_and_dates(client):
     assert body["history"] == values[-10:]
     assert body["history_dates"][-1].startswith("2024-03-11")
     assert body["dates"][0].startswith("2024-03-12")
+    assert body["warnings"] == []
+
+
+def test_forecast_values_need_dates_and_far_off_values_are_flagged(client):
+    res = client.post("/api/forecast", json={"values": [1.0] * 40})
+    assert res.status_code == 400
+    assert res.json()["error"].startswith("values need their dates (one ISO date per value")
+    dates = [f"2024-02-{d:02d}" for d in range(1, 30)] + [f"2024-03-{d:02d}" for d in range(1, 12)]
+    far = client.post("/api/forecast", json={"values": [1e6] * 40, "dates": dates}).json()
+    assert len(far["warnings"]) == 1 and "far outside the training data" in far["warnings"][0]
 
 
 # ------------------------------------------------------------------- bad requests
@@ -253,9 +263,9 @@ BAD = [
     ("/api/forecast", b'{"values": [1, NaN, 3]}', 422, "values.1: Input should be a finite number."),
     (
         "/api/forecast",
-        b'{"values": [1, 2, 3]}',
+        b'{"values": [1, 2, 3], "dates": ["2024-01-01", "2024-01-02", "2024-01-03"]}',
         400,
-        "the series has 3 rows, too few for lookback=14 + horizon=7: it needs at least 14.",
+        "the series has 3 rows: a forecast reads the last lookback=14, so it needs at least 14.",
     ),
     (
         "/api/forecast",

@@ -24,6 +24,7 @@ pytestmark = [pytest.mark.xdist_group("server"), pytest.mark.slow]
 OPERATIONS = [
     ("GET", "/health"),
     ("GET", "/api/runs"),
+    ("GET", "/api/tasks"),
     ("POST", "/api/sentiment"),
     ("POST", "/api/sentiment/batch"),
     ("POST", "/api/suggest"),

@@ -278,6 +278,14 @@ def test_error_too_few_rows():
     assert (
         str(e.value) == "the series has 30 rows, too few for lookback=24 + horizon=10: it needs at least 34."
     )
+    # Forecasting needs only the lookback (one row more to read the first change): said so.
+    fc = Forecaster(ForecastConfig(data="x.csv", lookback=24, horizon=10, transform="diff", calendar=[]))
+    with pytest.raises(DataError) as e:
+        fc.forecast(synthetic(20))
+    assert str(e.value) == (
+        "the series has 20 rows: a forecast reads the last lookback=24 + 1 (the first change needs the row "
+        "before it), so it needs at least 25."
+    )
 
 
 def test_error_horizon_zero():
@@ -352,3 +360,18 @@ def test_stock_forecasts_skip_market_holidays():
     business = SeriesData(s.dates, s.y, s.covariates, "close", [], "B")
     assert resolve(ForecastConfig(data="stocks:AAPL"), business).trading_calendar == "XNYS"
     assert resolve(ForecastConfig(data="x.csv"), business).trading_calendar is None
+
+
+def test_season_is_chosen_from_the_data_and_said(caplog):
+    """Daily temperatures repeat yearly: with two years of training rows the seasonal naive uses 365."""
+    from rnnkit.tasks.forecasting.model import choose_season
+
+    t = np.arange(3 * 365)
+    yearly = 15 + 10 * np.sin(2 * np.pi * t / 365) + np.random.default_rng(0).normal(0, 1, len(t))
+    weekly = 50 + 5 * np.sin(2 * np.pi * t / 7) + np.random.default_rng(1).normal(0, 0.5, len(t))
+    with caplog.at_level("INFO", logger="rnnkit"):
+        assert choose_season(yearly, "D") == 365
+    assert "seasonal naive: season 365 steps for 'D' data" in caplog.text
+    assert choose_season(weekly, "D") == 7
+    assert choose_season(yearly[:400], "D") == 7  # under two years: the weekly default
+    assert choose_season(yearly[:100], "h") == 24

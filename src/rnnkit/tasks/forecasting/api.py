@@ -26,7 +26,8 @@ class ForecastRequest(Request):
         Field(
             default=None,
             max_length=MAX_SERIES,
-            description="The series to continue (oldest first); omit it to forecast after the run's data.",
+            description="The series to continue (oldest first), with its dates; omit both to forecast "
+            "after the run's data.",
         )
     )
     dates: list[Annotated[str, Field(max_length=40)]] | None = Field(
@@ -46,6 +47,10 @@ class ForecastResponse(BaseModel):
     upper: list[float]
     history_dates: list[str]
     history: list[float]
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="What to know beside the numbers (e.g. inputs far outside training).",
+    )
 
 
 def forecast(run: LoadedRunLike, values: list[float] | None, dates: list[str] | None, history: int) -> Any:

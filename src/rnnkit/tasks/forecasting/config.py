@@ -19,8 +19,10 @@ CELLS = ("lstm", "gru")
 TRANSFORMS = ("level", "delta", "diff", "log_return")
 MISSING = ("interpolate", "refuse")
 BASELINES = ("naive", "seasonal_naive", "drift", "arima", "ets")
-# Season (steps per cycle) used by the seasonal naive when season=0 ("auto"), by frequency.
+# Season (steps per cycle) used by the seasonal naive when season=0 ("auto"), by frequency: the
+# first is the default, the others are tried too (choose_season) when the data holds two cycles.
 SEASONS = {"h": 24, "D": 7, "B": 5, "W": 52, "MS": 12, "ME": 12}
+SEASON_CANDIDATES = {"h": (24, 168), "D": (7, 365), "B": (5, 252), "W": (52,), "MS": (12,), "ME": (12,)}
 
 
 @dataclass
@@ -42,7 +44,7 @@ class ForecastConfig(Config):
     interval_level: float = 0.8  # central prediction interval: 80% -> quantiles 0.1 and 0.9
     transform: str = "auto"  # level | delta | diff | log_return; auto: log_return for stocks:*, else delta
     calendar: list[str] | None = None  # None: by frequency (hour/dayofweek/dayofyear)
-    season: int = 0  # seasonal-naive period in steps; 0: by frequency (24 hourly, 7 daily, 5 trading days)
+    season: int = 0  # seasonal-naive period in steps; 0: chosen from the data by frequency (daily: 7 or 365)
     resample: str = "auto"  # irregular dates: "auto" (most common spacing), a pandas rule ("D"), or "none"
     missing: str = "interpolate"  # or "refuse"
     max_gap: int = 3  # longest run of missing values that is interpolated

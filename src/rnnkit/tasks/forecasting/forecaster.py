@@ -30,7 +30,6 @@ from rnnkit.tasks.forecasting.baselines import baseline_forecasts
 from rnnkit.tasks.forecasting.config import ForecastConfig
 from rnnkit.tasks.forecasting.data import (
     SeriesData,
-    _pandas,
     apply_transform,
     future_dates,
     inverse_transform,
@@ -48,6 +47,7 @@ from rnnkit.utils.io import atomic_write_json
 from rnnkit.utils.seed import set_seed
 
 STATE_FILE = "forecaster.json"
+OUTSIDE_SD = 6.0  # inputs this many training standard deviations away are flagged
 
 
 # ============================================================================ the forecaster
@@ -93,12 +93,21 @@ class Forecaster:
         return self.input_scaler.transform(X).astype(np.float32), C, anchors, origins
 
     def _check_length(self, series: SeriesData, extra: int) -> None:
-        need = self.config.lookback + extra + (self.config.transform in ("diff", "log_return"))
-        if len(series) < need:
+        cfg = self.config
+        change = cfg.transform in ("diff", "log_return")  # the first change needs one row before it
+        need = cfg.lookback + extra + change
+        if len(series) >= need:
+            return
+        plus = " + 1 (the first change needs the row before it)" if change else ""
+        if extra == 0:  # forecasting reads the last `lookback` rows; training also needs H targets
             raise DataError(
-                f"the series has {len(series)} rows, too few for lookback={self.config.lookback} + "
-                f"horizon={self.config.horizon}: it needs at least {need}."
+                f"the series has {len(series)} rows: a forecast reads the last "
+                f"lookback={cfg.lookback}{plus}, so it needs at least {need}."
             )
+        raise DataError(
+            f"the series has {len(series)} rows, too few for lookback={cfg.lookback} + "
+            f"horizon={cfg.horizon}{plus}: it needs at least {need}."
+        )
 
     # ------------------------------------------------------------------ training
     def fit(
@@ -325,6 +334,15 @@ class Forecaster:
             cal = _calendar(dates, cfg.calendar)[None]  # (1, H, 2 n_cal)
         pred = self.predict_windows(X, g[-1:], cal)
         tail = series.tail(history)
+        warnings = []
+        # The network has only seen inputs near the training data's: standardized values
+        # beyond OUTSIDE_SD mean the forecast extrapolates (forty 1.0s fed to a temperature model).
+        z = (inputs[-L:, 0] - self.input_scaler.mean_[0]) / self.input_scaler.scale_[0]
+        if np.abs(z).max() > OUTSIDE_SD:
+            warnings.append(
+                f"the last {L} values lie far outside the training data (up to {np.abs(z).max():.0f} "
+                "standard deviations from its mean): the forecast extrapolates and may be meaningless."
+            )
         return Forecast(
             dates=_iso(dates),
             point=pred["point"][0].tolist(),
@@ -334,14 +352,14 @@ class Forecaster:
             target=series.target,
             history_dates=_iso(tail.dates),
             history=tail.y.tolist(),
+            warnings=warnings,
         )
 
     def forecast_values(self, values: Sequence[float], dates: Sequence[str] | None = None) -> Forecast:
-        """Forecast from a plain list of target values (models without covariates; for the server).
+        """Forecast from a plain list of target values with their dates (models without covariates).
 
-        Without ``dates`` the values are taken to end now-ish on the run's grid: they are
-        placed so that the last one falls on the last date of the training data.
-        """
+        The dates are required: the forecast's own dates and the model's calendar inputs come
+        from them (values placed on made-up dates got the training data's calendar)."""
         if self.config.covariates:
             raise ConfigError(
                 f"this model also reads covariates ({', '.join(self.config.covariates)}): "
@@ -352,17 +370,13 @@ class Forecaster:
             raise DataError("values must be a flat list of finite numbers.")
         freq = self.config.frequency or "D"
         if dates is None:
-            pd = _pandas()
-            end = (
-                pd.Timestamp(self.last_date)
-                if getattr(self, "last_date", None)
-                else pd.Timestamp("2000-01-01")
+            raise DataError(
+                "values need their dates (one ISO date per value, e.g. '2024-01-31'): the forecast's "
+                f"dates and the model's calendar inputs come from them (this run's data is {freq!r}-spaced)."
             )
-            d = pd.date_range(end=end, periods=len(y), freq=freq).to_numpy().astype("datetime64[s]")
-        else:
-            if len(dates) != len(y):
-                raise DataError(f"dates has {len(dates)} entries but values has {len(y)}.")
-            d = np.asarray(dates, dtype="datetime64[s]")
+        if len(dates) != len(y):
+            raise DataError(f"dates has {len(dates)} entries but values has {len(y)}.")
+        d = np.asarray(dates, dtype="datetime64[s]")
         series = SeriesData(d, y, np.zeros((len(y), 0)), self.config.target or "y", [], freq)
         return self.forecast(series)
 

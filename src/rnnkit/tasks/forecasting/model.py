@@ -4,8 +4,9 @@ The pipeline, the targets and the strategies are described in :mod:`rnnkit.tasks
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -13,11 +14,20 @@ import torch
 from torch import nn
 
 from rnnkit import layers
-from rnnkit.data.timeseries import calendar_features
+from rnnkit.data.timeseries import calendar_features, split_by_time
 from rnnkit.errors import ConfigError, invalid
 from rnnkit.models import Model
-from rnnkit.tasks.forecasting.config import CELLS, LIKELIHOODS, SEASONS, STRATEGIES, ForecastConfig  # noqa: F401
+from rnnkit.tasks.forecasting.config import (  # noqa: F401 (re-exported)
+    CELLS,
+    LIKELIHOODS,
+    SEASON_CANDIDATES,
+    SEASONS,
+    STRATEGIES,
+    ForecastConfig,
+)
 from rnnkit.tasks.forecasting.data import SeriesData, clean_frame, read_frame
+
+logger = logging.getLogger(__name__)
 
 # ============================================================================ data
 
@@ -41,6 +51,31 @@ def load_data(cfg: ForecastConfig, data: str | None = None) -> SeriesData:
     )
 
 
+def choose_season(train: np.ndarray, frequency: str) -> int:
+    """The seasonal-naive period for ``season=0``: among the frequency's candidates (daily: a week
+    or a year; hourly: a day or a week) those with two whole cycles in the training rows, the one
+    whose seasonal naive |y_t - y_{t-m}| is smallest there (compared over the same rows). Logged,
+    so the choice is said, not hidden."""
+    key = frequency.lstrip("0123456789") if frequency[:1] == "1" else frequency
+    default = SEASONS.get(key, 1)
+    fits = [m for m in SEASON_CANDIDATES.get(key, (default,)) if len(train) >= 2 * m]
+    if len(fits) < 2:
+        logger.info("seasonal naive: season %d steps (the default for %r data)", default, frequency)
+        return default
+    start = max(fits)
+    errors = {m: float(np.mean(np.abs(train[start:] - train[start - m : len(train) - m]))) for m in fits}
+    best = min(errors, key=errors.__getitem__)
+    shown = ", ".join(f"m={m}: {e:.4g}" for m, e in errors.items())
+    logger.info(
+        "seasonal naive: season %d steps for %r data (in-sample error of each candidate: %s); "
+        "--season N overrides it",
+        best,
+        frequency,
+        shown,
+    )
+    return best
+
+
 def resolve(cfg: ForecastConfig, series: SeriesData) -> ForecastConfig:
     """Replace the "auto" values by the ones this series implies (stored in the run)."""
     freq = series.frequency
@@ -56,7 +91,9 @@ def resolve(cfg: ForecastConfig, series: SeriesData) -> ForecastConfig:
         span_days = (series.dates[-1] - series.dates[0]) / np.timedelta64(1, "D")
         if span_days * (1 - cfg.validation - cfg.test) >= 2 * 365:
             calendar.append("dayofyear")
-    season = cfg.season or SEASONS.get(freq.lstrip("0123456789") if freq[:1] == "1" else freq, 1)
+    season = cfg.season or choose_season(
+        series.y[split_by_time(len(series), cfg.validation, cfg.test).train], freq
+    )
     trading = cfg.trading_calendar
     if trading is None and cfg.data.startswith("stocks") and freq == "B":
         trading = "XNYS"  # the bundled stocks are NYSE/Nasdaq listings: no forecast on a market holiday
@@ -117,6 +154,8 @@ class Forecast:
     target: str
     history_dates: list[str]
     history: list[float]
+    # Notes a user should see beside the numbers (e.g. inputs far outside the training data).
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

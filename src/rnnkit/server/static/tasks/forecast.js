@@ -38,7 +38,7 @@
     label(f.dates[f.dates.length - 1].slice(0, 10), { x: W - right, y: H - 8, "text-anchor": "end" });
     $("#forecast-legend", section).textContent =
       `${f.target}: ${h} past points (black), ${f.point.length} forecast (blue), ` +
-      `${Math.round(f.level * 100)}% interval (band)`;
+      `${Math.round(f.level * 100)}% interval (band)` + (f.warnings || []).map((w) => ` — ${w}`).join("");
   }
 
   panel("forecast", {
@@ -46,8 +46,8 @@
     title: "Forecast",
     html: `
       <form id="forecast-form">
-        <textarea id="series" rows="2"
-          placeholder="Values, oldest first (comma or space separated). Empty: the run's own data."></textarea>
+        <textarea id="series" rows="3"
+          placeholder="One 'date, value' per line, oldest first (2024-01-31, 3.2). Empty: the run's own data."></textarea>
         <button type="submit" id="forecast">Forecast</button>
       </form>
       <svg id="chart" viewBox="0 0 800 300" role="img" aria-label="forecast chart"></svg>
@@ -58,10 +58,14 @@
         event.preventDefault();
         const raw = $("#series", section).value.trim();
         const body = { run: run(), history: 120 };
-        if (raw) body.values = raw.split(/[\s,;]+/).filter(Boolean).map(Number);
         try {
-          if (body.values && body.values.some((v) => !Number.isFinite(v))) {
-            throw new Error("values must be numbers, separated by commas or spaces.");
+          if (raw) {
+            const rows = raw.split(/\n+/).map((line) => line.split(/[\s,;\t]+/).filter(Boolean));
+            if (rows.some((r) => r.length !== 2 || !Number.isFinite(Number(r[1])))) {
+              throw new Error("give one 'date, value' per line, e.g. 2024-01-31, 3.2.");
+            }
+            body.dates = rows.map((r) => r[0]);
+            body.values = rows.map((r) => Number(r[1]));
           }
           drawChart(section, await postJSON("/api/forecast", body));
           showError(section, null);
