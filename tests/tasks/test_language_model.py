@@ -110,8 +110,8 @@ def test_generation_with_carried_state_equals_rerunning_the_prefix(lm):
         logits[lm._banned] = float("-inf")
         probs = torch.softmax(filter_logits(logits, 0.9, 20, 0.95), dim=-1)
         token = int(torch.multinomial(probs, 1, generator=gen))
+        pieces.append(lm.token_text(token, first=i == 0 and not prompt, prev=ids[-1]))
         ids.append(token)
-        pieces.append(lm.token_text(token, first=i == 0 and not prompt))
     assert fast == "".join(pieces)
     assert lm.generate(prompt, n, temperature=0.9, seed=3) == lm.generate(prompt, n, temperature=0.9, seed=3)
 
@@ -125,10 +125,35 @@ def test_temperature_zero_is_greedy(lm):
         logits = full_rerun_logits(lm, ids)
         logits[lm._banned] = float("-inf")
         token = int(logits.argmax())
+        pieces.append(lm.token_text(token, first=i == 0 and not prompt, prev=ids[-1]))
         ids.append(token)
-        pieces.append(lm.token_text(token, first=i == 0 and not prompt))
     assert lm.generate(prompt, n, temperature=0, seed=1) == "".join(pieces)
     assert lm.generate(prompt, n, temperature=0, seed=2) == "".join(pieces)
+
+
+def test_word_level_text_is_detokenised(lm):
+    """Generated words read as text: "learning." not "learning .", no space after a line break."""
+    if lm.level != "word":
+        pytest.skip("characters carry their own spacing")
+    tok = lm.tokenizer
+    dot, word = tok.token_to_id("."), tok.token_to_id("deep")
+    assert lm.token_text(dot, prev=word) == "."
+    assert lm.token_text(word, prev=dot) == " deep"
+    assert lm.token_text(word, prev=3) == "deep"  # after <eos> (id 3), i.e. a line break
+    text = lm.generate("i love deep learning", 30, temperature=0)
+    assert " ." not in text and "\n " not in text
+
+
+def test_suggest_prints_probabilities_that_say_something():
+    from rnnkit.tasks.language_model.cli import format_probability
+
+    assert [format_probability(p) for p in (0.5, 0.1234, 0.0042, 0.00042, 3.1e-7)] == [
+        "50%",
+        "12.3%",
+        "0.42%",
+        "0.00042",
+        "3.1e-07",
+    ]
 
 
 def test_bad_sampling_arguments(lm):

@@ -69,3 +69,21 @@ def test_config_and_cli_modules_import_without_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+def test_every_preset_in_configs_loads_strictly_for_some_task():
+    """A preset is read by `rnnkit train <task> --config FILE`: a typo in one must not hide."""
+    from pathlib import Path
+
+    presets = sorted((Path(__file__).resolve().parents[2] / "configs").glob("*.toml"))
+    assert presets
+    for preset in presets:
+        errors = []
+        for task in registry.TASKS:
+            try:
+                task.config_class().from_toml(preset, section=task.preset_section)
+                break
+            except ConfigError as exc:
+                errors.append(f"{task.name}: {exc}")
+        else:
+            raise AssertionError(f"{preset.name} loads for no task: {errors}")

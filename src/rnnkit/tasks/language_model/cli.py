@@ -19,6 +19,13 @@ def _echo_json(payload: Any) -> None:
     typer.echo(json.dumps(payload, indent=2, ensure_ascii=False))
 
 
+def format_probability(p: float) -> str:
+    """A probability that says something: 12.3%, 0.042%, 3.1e-07 -- never 0.0000."""
+    if p >= 0.001:
+        return f"{100 * p:.3g}%"
+    return f"{p:.2g}"
+
+
 def suggest(
     run: Annotated[Path, typer.Argument(help="A language-model run directory.")],
     text: Annotated[str, typer.Argument(help="Text typed so far; a last word without a space is completed.")],
@@ -37,7 +44,7 @@ def suggest(
     if not suggestions:
         typer.echo("no suggestion: no word in the vocabulary starts like the last word typed")
     for s in suggestions:
-        typer.echo(f"{s.word}\t{s.probability:.4f}")
+        typer.echo(f"{s.word}\t{format_probability(s.probability)}")
 
 
 def generate(

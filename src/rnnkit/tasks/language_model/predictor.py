@@ -39,6 +39,10 @@ from rnnkit.tasks.language_model.model import RecurrentLM, perplexity
 
 logger = logging.getLogger(__name__)
 
+# Word-level detokenisation (token_text): what attaches to the word before or after.
+_NO_SPACE_BEFORE = set(".,;:!?%)]}'’")
+_NO_SPACE_AFTER = {"(", "[", "{", "$", "“", "‘"}
+_CLITICS = {"n't", "'s", "'re", "'ve", "'ll", "'d", "'m"}
 _WORD_END = re.compile(r"[\w'’]$")
 
 
@@ -235,7 +239,9 @@ class LanguageModel:
         check_sampling(length, temperature, top_k, top_p)
         gen = torch.Generator().manual_seed(int(seed) if seed is not None else int(torch.seed() % 2**63))
         dec = self.new_decoder()
-        dec.sync(self.encode_context(prompt))
+        context = self.encode_context(prompt)
+        dec.sync(context)
+        prev = context[-1] if context else None
         for i in range(length):
             logits = dec.logits.clone()
             logits[self._banned] = float("-inf")
@@ -245,7 +251,9 @@ class LanguageModel:
                 probs = torch.softmax(filter_logits(logits, temperature, top_k, top_p), dim=-1)
                 token = int(torch.multinomial(probs, 1, generator=gen))
             dec.push(token)
-            yield self.token_text(token, first=i == 0 and (not prompt or prompt[-1].isspace()))
+            first = i == 0 and (not prompt or prompt[-1].isspace() or prompt[-1] in _NO_SPACE_AFTER)
+            yield self.token_text(token, first=first, prev=prev)
+            prev = token
 
     def generate(
         self,
@@ -259,12 +267,25 @@ class LanguageModel:
         """``length`` tokens (words or characters) sampled after ``prompt``; returns only the new text."""
         return "".join(self.iter_generate(prompt, length, temperature, top_k, top_p, seed))
 
-    def token_text(self, token: int, first: bool = False) -> str:
+    def token_text(self, token: int, first: bool = False, prev: int | None = None) -> str:
+        """The text of ``token`` as it follows ``prev``: words are detokenised, so punctuation and
+        contractions attach to the word before ("whale." not "whale .", "don't") and nothing
+        follows a line break or an opening bracket with a space. Casing stays the tokenizer's
+        (a lower-casing tokenizer cannot give it back)."""
         if self.level == "char":
             return self.tokenizer.vocab[token] if token != EOS_ID else "\n"
         if token == EOS_ID:
             return "\n"
-        return ("" if first else " ") + self.tokenizer.vocab[token]
+        word = self.tokenizer.vocab[token]
+        before = self.tokenizer.vocab[prev] if prev is not None and prev != EOS_ID else None
+        glued = (
+            first
+            or prev == EOS_ID
+            or word[:1] in _NO_SPACE_BEFORE
+            or word.lower() in _CLITICS
+            or (before is not None and before in _NO_SPACE_AFTER)
+        )
+        return word if glued else " " + word
 
     def perplexity(self, text: str) -> dict[str, float]:
         ids = self.encode_context(text)
