@@ -100,10 +100,16 @@ def test_layer_norm_keeps_the_mask() -> None:
     check_layer("LayerNormalization", {}, input_shape=(2, 3, 4), mask=mask)
 
 
+def test_keras2_list_axis_is_accepted() -> None:
+    assert layers.BatchNormalization(axis=[3]).get_config()["axis"] == 3
+
+
 def test_errors() -> None:
     with pytest.raises(ConfigError, match=r"momentum=1.5 is not valid: expected a number in \[0.0, 1.0\]"):
         layers.BatchNormalization(momentum=1.5)
     with pytest.raises(ConfigError, match=r"renorm=True is not valid"):
         layers.BatchNormalization(renorm=True)
+    with pytest.raises(ConfigError, match=r"axis=\[1, 2\] is not valid: expected an int"):
+        layers.BatchNormalization(axis=[1, 2])
     with pytest.raises(ConfigError, match=r"axis='x' is not valid"):
         layers.LayerNormalization(axis="x")

@@ -86,6 +86,9 @@ def from_channels_first(y: Tensor, data_format: str) -> Tensor:
 class _Conv(Layer):
     """Keras's ``BaseConv``: an r-D convolution (r = 1, 2) with Keras's arguments."""
 
+    weight: Tensor  # (C_out, C_in / groups, *kernel_size)
+    bias: Tensor | None  # (C_out,)
+
     rank: int = 0
 
     def __init__(
@@ -202,7 +205,7 @@ class _Conv(Layer):
         """``[kernel, bias]`` as Keras's ``get_weights()`` returns them."""
         r = self.rank
         kernel = self.weight.detach().cpu().permute(*range(2, r + 2), 1, 0).numpy().copy()
-        return [kernel] + ([self.bias.detach().cpu().numpy().copy()] if self.use_bias else [])
+        return [kernel] + ([self.bias.detach().cpu().numpy().copy()] if self.bias is not None else [])
 
     @torch.no_grad()
     def set_keras_weights(self, weights: list[Any]) -> None:

@@ -52,6 +52,10 @@ class ConvLSTMCell(Layer):
     Weights: ``weight_ih (4F, C, *k)``, ``weight_hh (4F, F, *k)``, ``bias (4F,)``, gates i, f, g, o.
     """
 
+    weight_ih: Tensor  # (4F, C, *k)
+    weight_hh: Tensor  # (4F, F, *k)
+    bias: Tensor | None  # (4F,)
+
     def __init__(
         self,
         rank: int,
@@ -232,8 +236,8 @@ class ConvLSTMCell(Layer):
 
     def get_initial_state(self, batch_size: int) -> list[Tensor]:
         shape = (batch_size, self.filters, *self.state_spatial())
-        kw = {"dtype": self.weight_ih.dtype, "device": self.weight_ih.device}
-        return [self._back(torch.zeros(shape, **kw)), self._back(torch.zeros(shape, **kw))]
+        w = self.weight_ih
+        return [self._back(torch.zeros(shape, dtype=w.dtype, device=w.device)) for _ in range(2)]
 
     # -------------------------------------------------------------- Keras I/O
     def keras_weights(self) -> list[np.ndarray]:
@@ -241,7 +245,7 @@ class ConvLSTMCell(Layer):
         order = (*range(2, self.rank + 2), 1, 0)
         out = [self.weight_ih.detach().cpu().permute(order).numpy().copy()]
         out.append(self.weight_hh.detach().cpu().permute(order).numpy().copy())
-        if self.use_bias:
+        if self.bias is not None:
             out.append(self.bias.detach().cpu().numpy().copy())
         return out
 
@@ -431,7 +435,7 @@ class ConvLSTM(RNN):
         )
         if self.stateful:
             self.states = [s.detach() for s in result.states]  # truncated BPTT: no gradient into the past
-        if self.return_sequences:
+        if result.outputs is not None:  # return_sequences
             output = (
                 result.outputs.movedim(2, -1) if last else result.outputs
             )  # (B, T, F, *S') -> (B, T, *S', F)

@@ -57,7 +57,7 @@ class _Merge(Layer):
     def build(self, input_shape: Any) -> None:
         if not isinstance(input_shape, list) or not all(isinstance(s, (tuple, list)) for s in input_shape):
             raise ShapeError(invalid("input_shape", input_shape, "a list of shapes (one per input)"))
-        super().build(input_shape)
+        super().build(input_shape)  # type: ignore[arg-type]  # a merge layer's shape is a list of shapes
 
     def compute_mask(self, inputs: Any, mask: Any = None) -> Tensor | None:
         if mask is None or not isinstance(mask, (list, tuple)) or any(m is None for m in mask):

@@ -60,6 +60,11 @@ def _axis_index(axis: int, ndim: int, name: str) -> int:
 class BatchNormalization(Layer):
     """Batch normalization over every axis but ``axis`` (the features; 1 for channels_first)."""
 
+    weight: Tensor | None  # gamma (F,)
+    bias: Tensor | None  # beta (F,)
+    running_mean: Tensor  # moving_mean (F,), not trainable
+    running_var: Tensor  # moving_variance (F,), not trainable
+
     supports_masking = True
 
     def __init__(
@@ -84,6 +89,8 @@ class BatchNormalization(Layer):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if isinstance(axis, (list, tuple)) and len(axis) == 1:
+            axis = axis[0]  # Keras 2 files save the built axis as a list, e.g. [3]
         if isinstance(axis, bool) or not isinstance(axis, int):
             raise ConfigError(invalid("axis", axis, "an int (the feature axis)"))
         # Not implemented, refused rather than ignored: cross-replica statistics and batch renorm.
@@ -235,6 +242,9 @@ class BatchNormalization(Layer):
 
 class LayerNormalization(Layer):
     """Layer normalization of each sample over ``axis`` (an int or a list of ints)."""
+
+    weight: Tensor | None  # gamma
+    bias: Tensor | None  # beta
 
     supports_masking = True
 
