@@ -84,8 +84,9 @@ def main() -> None:
     }
     if music.voices == 1:
         result["baselines_test"] = melody_baselines(splits)
-        spelled = {o: ngram_nll(ds.train, ds.validation, ds.test, o) for o in (1, 2, 3)}
-        spelled["interpolated trigram"] = interpolated_nll(ds.train, ds.validation, ds.test)  # type: ignore[index]
+        names = {1: "unigram", 2: "bigram", 3: "trigram"}
+        spelled = {names[o]: ngram_nll(ds.train, ds.validation, ds.test, o) for o in names}
+        spelled["interpolated trigram"] = interpolated_nll(ds.train, ds.validation, ds.test)
         result["baselines_test_spelled_tokens"] = spelled
         rows = [{"model": "rnnkit melody LM", "NLL/note": test_nll["nll_per_note"]}]
         rows += [{"model": k, "NLL/note": v["nll"]} for k, v in result["baselines_test"].items()]
