@@ -17,7 +17,6 @@ def _bars(piece: Piece) -> int:
 def compose_like(music: MusicModel, test: list[Piece], n: int, sampling: Sampling) -> list[Piece]:
     """``n`` pieces, the i-th with the key, meter, pickup and length of test piece i mod len(test)."""
     out: list[Piece] = []
-    rounds = -(-n // len(test))
     for i, ref in enumerate(test):
         want = sum(1 for j in range(n) if j % len(test) == i)
         if not want:
@@ -30,7 +29,10 @@ def compose_like(music: MusicModel, test: list[Piece], n: int, sampling: Samplin
             key=ref.key,
             meter=ref.meter,
             sampling=Sampling(
-                sampling.temperature, sampling.top_k, sampling.top_p, sampling.seed * rounds + i
+                sampling.temperature,
+                sampling.top_k,
+                sampling.top_p,
+                sampling.seed * len(test) + i,  # distinct seeds
             ),
             bar_offset=ref.bar_offset,
         )
