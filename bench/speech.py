@@ -147,6 +147,13 @@ def main(argv: list[str] | None = None) -> None:
     else:
         print(f"test accuracy {m['test_accuracy']:.2%}  (validation {m['validation_accuracy']:.2%})")
     print("real-time factor, 1 thread:", result["real_time_factor_1_thread"])
+    if args.result and args.task == "commands":  # the confusion matrix beside the JSON
+        from rnnkit.tasks.commands.train import CONFUSION_FILE
+        from rnnkit.utils.io import atomic_write
+
+        png = RESULTS / args.result.replace(".json", "-confusion.png")
+        atomic_write(png, (args.out / CONFUSION_FILE).read_bytes())
+        result["confusion_png"] = f"bench/results/{png.name}"
     if args.result:
         from rnnkit.utils.io import atomic_write_json
 

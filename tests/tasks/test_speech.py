@@ -330,3 +330,25 @@ def test_transcribe_command_and_its_errors(speech_run, tmp_path, capsys):
         assert code == 2 and stdout == "" and message in err and err.count("\n") == 1, (argv, err)
     code, _, err = run_main(capsys, ["predict", str(out), "two"])  # a speech run given to `predict`
     assert code == 2 and "holds a 'speech' run: expected a 'sentiment' run." in err
+
+
+def test_pad_with_silence_adds_the_clips_own_noise_floor():
+    from rnnkit.tasks.speech.frontend import pad_with_silence
+
+    rng = np.random.default_rng(0)
+    clip = np.concatenate([np.sin(np.arange(8000) / 5.0), rng.standard_normal(1600) * 0.01]).astype(
+        np.float32
+    )
+    (a,), (b,) = pad_with_silence([clip], 0.5, 16_000, seed=1), pad_with_silence([clip], 0.5, 16_000, seed=1)
+    assert np.array_equal(a, b) and a.dtype == np.float32
+    extra = len(a) - len(clip)
+    assert 0 < extra <= 0.75 * 16_000
+    start = int(np.argmax(np.abs(a - 0) > 0.5))  # the sine's first loud sample: after the lead
+    lead = a[: start - 5]
+    assert 0.005 < lead.std() < 0.02  # the clip's own noise floor (0.01), not silence or speech
+    np.testing.assert_array_equal(a[start - int(np.argmax(np.abs(clip) > 0.5)) :][: len(clip)], clip)
+
+
+def test_decoded_text_has_single_spaces():
+    a = Alphabet(("<blank>", " ", "o"), "char")
+    assert a.decode([1, 2, 1, 1, 2, 1]) == "o o"

@@ -21,6 +21,7 @@ class SpeechConfig(Config):
     stride: int = 2  # the conv keeps every 2nd frame: 20 ms steps, half the recurrent work
     dropout: float = 0.1  # before every recurrent layer
     spec_augment: bool = True  # mask mel bands and time spans in training batches (unseen voices)
+    pad_silence: float = 0.5  # up to this many seconds of noise before training clips (mic/other TTS)
     epochs: int = 15
     batch_size: int = 32
     learning_rate: float = 2e-3  # Adam
@@ -44,6 +45,10 @@ class SpeechConfig(Config):
         positive_int("max_steps", self.max_steps, allow_none=True)
         rate("dropout", self.dropout)
         positive_float("max_seconds", self.max_seconds)
+        if not 0 <= self.pad_silence <= 5:
+            from rnnkit.errors import ConfigError, invalid
+
+            raise ConfigError(invalid("pad_silence", self.pad_silence, "seconds in [0, 5]"))
         positive_float("learning_rate", self.learning_rate)
         positive_float("clipnorm", self.clipnorm)
         if self.lm_weight < 0:

@@ -154,7 +154,7 @@ class Alphabet:
 
     def decode(self, ids: Sequence[int]) -> str:
         sep = " " if self.level == "word" else ""
-        return sep.join(self.labels[i] for i in ids if i != BLANK).strip()
+        return " ".join(sep.join(self.labels[i] for i in ids if i != BLANK).split())  # single spaces
 
 
 def normalize_text(text: str) -> str:

@@ -54,6 +54,27 @@ class FrontEnd:
         return cls(int(d["sample_rate"]), int(d["n_mels"]), float(d["max_seconds"]))
 
 
+def pad_with_silence(
+    waves: Sequence[np.ndarray], max_seconds: float, rate: int, seed: int
+) -> list[np.ndarray]:
+    """Each clip with 0..``max_seconds`` of its own background noise before it and 0..max/2 after.
+
+    Synthesised clips start at their first sample of speech; a microphone recording, or another
+    synthesiser's output, starts with silence, which a model that never heard any reads as speech
+    (a digit string from Flite lost its first word this way). The noise level is the RMS of the
+    clip's last 50 ms (espeak-ng's trailing pause: only the added noise); draws are seeded.
+    """
+    rng = np.random.default_rng(seed)
+    out = []
+    for w in waves:
+        lead, trail = int(rng.uniform(0, max_seconds) * rate), int(rng.uniform(0, max_seconds / 2) * rate)
+        tail = w[-rate // 20 :].astype(np.float64)
+        floor = float(np.sqrt(np.mean(tail**2))) if tail.size else 0.0
+        noise = rng.standard_normal(lead + trail) * floor
+        out.append(np.concatenate([noise[:lead], w, noise[lead:]]).astype(np.float32))
+    return out
+
+
 def pad_frames(frames: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     """Right-pad (T_i, M) matrices with zeros -> ((B, T_max, M), lengths (B,) int64)."""
     lengths = torch.tensor([f.shape[0] for f in frames], dtype=torch.int64)

@@ -22,7 +22,7 @@ from .config import SpeechConfig
 from .data import SpeechSplits, featurize, load_speech
 from .decoding import Alphabet, WordLM, normalize_text
 from .evaluate import Decoder, score
-from .frontend import CappedBatches, FeatureBatches, FrontEnd, default_augment
+from .frontend import CappedBatches, FeatureBatches, FrontEnd, default_augment, pad_with_silence
 from .model import SpeechRecognizer
 
 logger = logging.getLogger(__name__)
@@ -65,7 +65,12 @@ def prepare(config: SpeechConfig) -> Prepared:
     frontend = FrontEnd(n_mels=config.n_mels, max_seconds=config.max_seconds)
     splits = load_speech(config.data, frontend, max_samples=config.max_samples)
     t0 = time.perf_counter()
-    frames = {s: featurize(w, frontend) for s, w in splits.waves.items()}
+    waves = dict(splits.waves)
+    if config.pad_silence:  # training clips only: validation/test stay as the dataset has them
+        waves["train"] = pad_with_silence(
+            waves["train"], config.pad_silence, frontend.sample_rate, config.seed
+        )
+    frames = {s: featurize(w, frontend) for s, w in waves.items()}
     logger.info("speech: features of %s in %.1f s", splits.sizes(), time.perf_counter() - t0)
     texts = {s: [normalize_text(t) for t in ts] for s, ts in splits.texts.items()}
     alphabet = Alphabet.from_texts(texts["train"], config.level)
