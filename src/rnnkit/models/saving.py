@@ -48,9 +48,9 @@ _REFUSED = {
     ".weights.h5": "a .weights.h5 name holds weights only: use save_weights()",
     ".keras": "a .keras file holds a whole model: use save()",
     ".onnx": "use model.export(path) for ONNX",
-    ".pt": "torch.save's pickle format is not written (it is not safe to load)",
-    ".pth": "torch.save's pickle format is not written (it is not safe to load)",
-    ".pkl": "pickles are not written (they are not safe to load)",
+    ".pt": "torch.save's format is not written (loading it can run code)",
+    ".pth": "torch.save's format is not written (loading it can run code)",
+    ".pkl": "Python object dumps are not written (loading them can run code)",
     ".json": "use to_json() for the config alone",
 }
 
