@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> None:
         "wall_seconds": round(time.perf_counter() - t0),
     }
     m = result["metrics"]
-    print(f"train {m['train_seconds_this_session']:.0f} s this session, {m['parameters']:,} parameters")
+    print(f"trained {m['train_seconds_total']:.0f} s in all, {m['parameters']:,} parameters")
     if args.task == "speech":
         print(f"{'decoder':<10} {'test WER':>9} {'test CER':>9} {'Flite WER':>10}")
         for dec in ("greedy", "beam", "beam+lm"):

@@ -120,3 +120,19 @@ def test_recognize_command_and_its_errors(kws_run, tmp_path, capsys):
     assert code == 2 and stdout == "" and err.startswith("error: ") and "holds no samples" in err
     code, _, err = run(["transcribe", str(out), str(tmp_path / "q.wav")])
     assert code == 2 and "holds a 'commands' run: expected a 'speech' run." in err
+
+
+@needs_espeak
+def test_resuming_adds_epochs_and_sums_training_time(tmp_path):
+    from rnnkit.tasks import runs
+    from rnnkit.tasks.commands.config import CommandsConfig
+    from rnnkit.tasks.commands.train import train
+
+    cfg = {"units": 8, "num_layers": 1, "conv_channels": 8, "max_samples": 32, "batch_size": 32}
+    first = train(CommandsConfig(epochs=1, **cfg), runs.TrainOptions(out=tmp_path, quiet=True))
+    second = train(CommandsConfig(epochs=2, **cfg), runs.TrainOptions(out=tmp_path, quiet=True))
+    assert first["resumed_from_epoch"] == 0 and second["resumed_from_epoch"] == 1
+    assert second["train_seconds_total"] == pytest.approx(
+        first["train_seconds_total"] + second["train_seconds_this_session"], abs=0.11
+    )
+    assert len((tmp_path / "history.csv").read_text().splitlines()) == 3  # header + 2 epochs

@@ -14,6 +14,7 @@ from rnnkit import losses, optimizers
 from rnnkit.tasks import runs
 
 from ..speech.frontend import CappedBatches, FeatureBatches, FrontEnd, default_augment, pad_frames
+from ..speech.train import earlier_seconds
 from .config import CommandsConfig
 from .data import CommandSplits, load_commands
 from .model import CommandClassifier
@@ -98,6 +99,7 @@ def train(config: CommandsConfig, options: runs.TrainOptions) -> dict[str, Any]:
         "epochs": config.epochs,
         "resumed_from_epoch": start,
         "train_seconds_this_session": round(seconds, 1),
+        "train_seconds_total": round(seconds + earlier_seconds(run, start), 1),
         "parameters": p.model.count_params(),
         "validation_accuracy": round(val_acc, 5),
         "test_accuracy": round(test_acc, 5),

@@ -45,6 +45,15 @@ class Prepared:
     val_batches: FeatureBatches
 
 
+def earlier_seconds(run: runs.Run, start: int) -> float:
+    """Training seconds of the sessions before this one (a resumed run), from its metrics.json."""
+    path = run.file(runs.METRICS_FILE)
+    if start == 0 or not path.exists():
+        return 0.0
+    old = run.read_json(runs.METRICS_FILE)
+    return float(old.get("train_seconds_total", old.get("train_seconds_this_session", 0.0)))
+
+
 def build_model(config: SpeechConfig, n_labels: int) -> SpeechRecognizer:
     return SpeechRecognizer(
         config.n_mels,
@@ -153,6 +162,7 @@ def train(config: SpeechConfig, options: runs.TrainOptions) -> dict[str, Any]:
         "epochs": config.epochs,
         "resumed_from_epoch": start,
         "train_seconds_this_session": round(seconds, 1),
+        "train_seconds_total": round(seconds + earlier_seconds(run, start), 1),
         "parameters": p.model.count_params(),
         "beam": max(config.beam, 1),
         **{
