@@ -19,7 +19,6 @@ which carries the states flattened to (B, F * prod(S')) so its (B, 1) step mask 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 
 import torch
 
@@ -39,51 +38,34 @@ def _run(
     project: Callable[[Tensor], Tensor],
     state0: State,
     opts: SequenceOptions,
-    channels_last: bool = False,
 ) -> SequenceResult:
-    """The shared loop: ``project(steps_in[t])`` is the step's input projection (B, 4F, *S').
-
-    scan masks states with a (B, 1) step mask, so they travel flat, (B, prod(S') * F). With
-    ``channels_last`` the flat order is (*S', F): the states are then channels-last in memory,
-    the layout oneDNN's CPU convolutions run fastest on, and flattening them is free.
-    """
+    """The shared loop: ``project(steps_in[t])`` is the step's input projection (B, 4F, *S')."""
     h0 = state0[0]
-    B, F = h0.shape[:2]
-    spatial = tuple(h0.shape[2:])  # S'
-
-    def to_flat(t: Tensor) -> Tensor:  # (B, F, *S') -> (B, prod(S') * F) or (B, F * prod(S'))
-        return t.movedim(1, -1).reshape(B, -1) if channels_last else t.reshape(B, -1)
-
-    def from_flat(t: Tensor) -> Tensor:  # the inverse, as a view
-        return t.view(B, *spatial, F).movedim(-1, 1) if channels_last else t.view(B, F, *spatial)
-
+    B = h0.shape[0]
+    spatial_state = tuple(h0.shape[1:])  # (F, *S')
     rmask = opts.recurrent_dropout_mask
 
     def step(x_t: Tensor, flat: State) -> tuple[Tensor, State]:
-        h, c = (from_flat(s) for s in flat)
+        # (B, F * prod(S')) <-> (B, F, *S'): scan masks flat states with a (B, 1) step mask.
+        h, c = (s.view(B, *spatial_state) for s in flat)
         h_in = None if rmask is None else h * rmask
         h, c = conv_lstm_step(project(x_t), (h, c), p, h_in)
-        new = (to_flat(h), to_flat(c))
+        new = (h.flatten(1), c.flatten(1))
         return new[0], new
 
     last, outputs, states = scan(
         step,
         steps_in,
-        tuple(to_flat(s) for s in state0),
+        tuple(s.flatten(1) for s in state0),
         mask=opts.mask,
         reverse=opts.go_backwards,
         zero_output_for_mask=opts.zero_output_for_mask,
         return_sequences=opts.return_sequences,
     )
-    outs = None
-    if outputs is not None:  # (B, T, flat) -> (B, T, F, *S')
-        T = outputs.shape[1]
-        outs = (
-            outputs.view(B, T, *spatial, F).movedim(-1, 2)
-            if channels_last
-            else outputs.view(B, T, F, *spatial)
-        )
-    return SequenceResult(from_flat(last), outs, tuple(from_flat(s) for s in states))
+    outs = None if outputs is None else outputs.view(B, outputs.shape[1], *spatial_state)  # (B, T, F, *S')
+    return SequenceResult(
+        last.view(B, *spatial_state), outs, tuple(s.view(B, *spatial_state) for s in states)
+    )
 
 
 def run_conv_lstm_reference(
@@ -98,34 +80,27 @@ def run_conv_lstm_reference(
     return _run(p, list(x.unbind(1)), project, state0, opts)
 
 
-def use_channels_last(x: Tensor) -> bool:
-    """Channels-last convolutions for 2-D ConvLSTM on CPU: oneDNN runs the recurrent 3x3 convolution
-    1.5x (training) to 2.4x (inference) faster on NHWC than on NCHW (8x16x32x32 -> 64 filters, 1 thread)."""
-    return x.dim() == 5 and x.device.type == "cpu"
-
-
 def run_conv_lstm_fast(p: ConvLSTMParams, x: Tensor, state0: State, opts: SequenceOptions) -> SequenceResult:
-    """Every step's input convolution in one call, then the recurrent loop (channels-last on CPU, 2-D)."""
+    """Every step's input convolution in one call, then the recurrent loop.
+
+    .. note:: Channels-last memory (oneDNN's preferred layout) was measured here and lost: the
+       recurrent convolution alone runs 1.5x faster on NHWC, but the whole step did not
+       (ConvLSTM2D 8x10x32x32x1 -> 16, 1 thread: 1.09x slower training, 1.5x slower inference),
+       so the kernel keeps NCHW.
+    """
     if opts.input_dropout_mask is not None:
         x = x * opts.input_dropout_mask.unsqueeze(1)  # (B, C, *S) -> (B, 1, C, *S)
     B, T = x.shape[:2]
-    frames = x.flatten(0, 1)  # (B*T, C, *S)
-    nhwc = use_channels_last(x)
-    if nhwc:  # a layout change only: same values, same gradients
-        fmt = torch.channels_last
-        frames = frames.contiguous(memory_format=fmt)  # free when the layer's input was channels_last
-        p = replace(
-            p,
-            weight_ih=p.weight_ih.contiguous(memory_format=fmt),
-            weight_hh=p.weight_hh.contiguous(memory_format=fmt),
-        )
+    # (B*T, C, *S), NCHW in memory: a channels_last input (the layer's movedim view) would make the
+    # input convolution's output NHWC, and every gate sum would then mix layouts (7% slower training).
+    frames = x.flatten(0, 1).contiguous()
     xp = conv_lstm_input(frames, p)  # (B*T, C, *S) -> (B*T, 4F, *S')
     xp = xp.view(B, T, *xp.shape[1:])  # (B, T, 4F, *S')
     # unbind, not xp[:, t]: indexing makes each step's backward zero-fill a (B, T, ...) gradient.
-    return _run(p, list(xp.unbind(1)), lambda xp_t: xp_t, state0, opts, channels_last=nhwc)
+    return _run(p, list(xp.unbind(1)), lambda xp_t: xp_t, state0, opts)
 
 
-def choose_conv_lstm_kernel(use_fused: str | bool = "auto", unroll: bool = False) -> KernelChoice:
+def choose_conv_lstm_kernel(x: Tensor, use_fused: str | bool = "auto", unroll: bool = False) -> KernelChoice:
     """Which kernel runs and why: forced, else reference for ``unroll``, else the fast one."""
     forced = forced_kernel()
     if forced == "fused" or (forced is None and use_fused is True):
@@ -151,6 +126,6 @@ def run_conv_lstm(
     unroll: bool = False,
 ) -> tuple[SequenceResult, KernelChoice]:
     """Run the ConvLSTM cell ``p`` over x (B, T, C, *S) with the kernel ``choose_conv_lstm_kernel`` picks."""
-    choice = choose_conv_lstm_kernel(use_fused, unroll)
+    choice = choose_conv_lstm_kernel(x, use_fused, unroll)
     run = run_conv_lstm_reference if choice.name == "reference" else run_conv_lstm_fast
     return run(p, x, state0, opts), choice
