@@ -100,12 +100,11 @@ def load_spoken_digit_strings(info: DatasetInfo, variant: str | None = None) -> 
 FLITE_VOICES = ("kal", "kal16", "awb", "rms", "slt")
 
 
-def flite_strings(n: int = 100, seed: int = SPLIT_SEED) -> tuple[list[np.ndarray], list[str], list[str]]:
-    """``n`` digit strings spoken by Flite (Debian ``flite``), a synthesiser the models never train on.
+def flite_speak(texts: list[str], voices: list[str]) -> list[np.ndarray]:
+    """Each text spoken by Flite (Debian ``flite``) with its voice, as 16 kHz float32 waveforms.
 
     Flite's voices (diphone ``kal``, clustergen ``awb``/``rms``/``slt`` ...) are other recordings
     and another method than espeak-ng's formants: a test of robustness, not of unseen timbres.
-    Returns (16 kHz float32 waveforms, transcripts, voices), drawn with ``seed``; no noise added.
     """
     import shutil
     import subprocess
@@ -119,13 +118,9 @@ def flite_strings(n: int = 100, seed: int = SPLIT_SEED) -> tuple[list[np.ndarray
         raise MissingDependencyError(
             "the Flite test set needs the Debian package flite: apt-get install flite."
         )
-    rng = np.random.default_rng([seed, 2000])
-    waves, texts, voices = [], [], []
+    waves = []
     with tempfile.TemporaryDirectory() as tmp:
-        for i in range(n):
-            k = int(rng.integers(1, MAX_DIGITS + 1))
-            text = " ".join(DIGITS[int(d)] for d in rng.integers(0, 10, size=k))
-            voice = FLITE_VOICES[i % len(FLITE_VOICES)]
+        for i, (text, voice) in enumerate(zip(texts, voices, strict=True)):
             out = f"{tmp}/{i}.wav"
             done = subprocess.run(
                 [exe, "-voice", voice, "-t", text, "-o", out], capture_output=True, check=False
@@ -135,6 +130,16 @@ def flite_strings(n: int = 100, seed: int = SPLIT_SEED) -> tuple[list[np.ndarray
                     f"flite failed on {text!r} with voice {voice!r}: {done.stderr.decode().strip()}"
                 )
             waves.append(load_audio(out, 16_000, max_seconds=None))
-            texts.append(text)
-            voices.append(voice)
-    return waves, texts, voices
+    return waves
+
+
+def flite_strings(n: int = 100, seed: int = SPLIT_SEED) -> tuple[list[np.ndarray], list[str], list[str]]:
+    """``n`` digit strings spoken by Flite, a synthesiser the models never train on, drawn with
+    ``seed``, voices in turn; returns (16 kHz float32 waveforms, transcripts, voices), no noise added."""
+    rng = np.random.default_rng([seed, 2000])
+    texts, voices = [], []
+    for i in range(n):
+        k = int(rng.integers(1, MAX_DIGITS + 1))
+        texts.append(" ".join(DIGITS[int(d)] for d in rng.integers(0, 10, size=k)))
+        voices.append(FLITE_VOICES[i % len(FLITE_VOICES)])
+    return flite_speak(texts, voices), texts, voices
