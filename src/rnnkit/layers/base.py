@@ -41,7 +41,8 @@ _NAME_COUNTS: dict[str, int] = {}
 
 
 def _snake(name: str) -> str:
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+    # No break between a digit and a capital, as Keras: Conv1D -> conv1d, ConvLSTM2D -> conv_lstm2d.
+    return re.sub(r"(?<=[a-z])(?=[A-Z])", "_", name).lower()
 
 
 def unique_name(base: str) -> str:
