@@ -21,6 +21,7 @@ training time is the run's own (metrics.json), under whatever load the machine h
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 import time
@@ -114,6 +115,8 @@ def main(argv: list[str] | None = None) -> None:
         payload = {
             "command": "python bench/caption.py " + shlex.join(sys.argv[1:] if argv is None else argv),
             "environment": environment(),
+            # the training minutes in the rows were measured under the same kind of load
+            "load_average_1_5_15min": [round(x, 2) for x in os.getloadavg()],
             "rows": rows,
         }
         print(f"wrote {write_json(args.result, payload)}")
