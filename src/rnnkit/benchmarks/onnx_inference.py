@@ -49,7 +49,7 @@ def configurations(quick: bool) -> list[tuple[str, Callable[[], Sequential], Cal
             lambda: _ids(32, 200 // scale, 20_000),
         ),
         (
-            f"LSTM(256) language-model step, batch 1 x {50 // scale} steps",
+            f"LSTM(256) + 10k-word softmax, batch 1 x {50 // scale} steps",
             lambda: Sequential(
                 [layers.Embedding(10_000, 256), layers.LSTM(256, return_sequences=True), layers.Dense(10_000)]
             ),
