@@ -12,7 +12,7 @@ M = H encoder output size (H / 2 a direction when bidirectional), V target vocab
     dot:      c_t = sum_s a_ts m_s,  a_t = softmax_s(h_t^T W_a m_s)            (Luong general)
     additive: a_t = softmax_s(v^T tanh(W_q h_t + W_k m_s))                     (Bahdanau score)
     h~_t = tanh(W_c [c_t; h_t])                      (none: h~_t = tanh(W_c h_t))
-    p(y_t | y_<t, x) = softmax(W_o dropout(h~_t) + b)   (tied: W_o = the target embedding)
+    p(y_t | y_<t, x) = softmax(W_o dropout(h~_t) + b)   (tied: W_o = Embed_y / sqrt(E))
 
 The attention reads the decoder's own state (Luong's global attention without input feeding),
 so training runs the decoder over the whole target in one fused call instead of a Python
@@ -133,7 +133,8 @@ class Seq2Seq(Model):
         z = self.drop(self.combine(z))
         if self.out is None:
             tied: Tensor = self.tgt_embed.weight  # type: ignore[assignment]
-            return F.linear(z, tied, self.out_bias), weights
+            # The rows are N(0, 1) (norm ~sqrt(E)): 1/sqrt(E) keeps the first logits O(1).
+            return F.linear(z, tied) * tied.shape[1] ** -0.5 + self.out_bias, weights
         return self.out(z), weights
 
     def forward(self, src: Tensor, tgt_in: Tensor) -> Tensor:
