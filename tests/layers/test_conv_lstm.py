@@ -7,12 +7,15 @@ Shapes are tiny: B=2 sequences, T=3 steps, 5 or 4x4 spatial, C=2 channels, F=3 f
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
 from tests.helpers import assert_close_all, check_layer, grads_of
 
 from rnnkit import kernels, layers
+from rnnkit.core import initializers
 from rnnkit.core.conv_cells import ConvLSTMParams
 from rnnkit.errors import KernelError, ShapeError
 from rnnkit.kernels import SequenceOptions
@@ -202,3 +205,33 @@ def test_errors() -> None:
         layer(torch.randn(1, 2, 5, 5, 1), initial_state=[torch.zeros(1, 2, 2, 2)] * 2)
     with pytest.raises(ShapeError, match="ConvLSTM needs known channel and spatial sizes"):
         layers.ConvLSTM1D(2, 3).build((None, None, None, 2))
+
+
+def test_golden_values_by_hand() -> None:
+    """kernel_size=1, one filter, constant weights: every position is a scalar LSTM, computed here
+    with plain floats (i, f, g, o share w_x = 0.1 and w_h = 0.2; the forget bias is 1)."""
+    layer = layers.ConvLSTM1D(
+        1,
+        1,
+        kernel_initializer=initializers.Constant(0.1),
+        recurrent_initializer=initializers.Constant(0.2),
+        return_sequences=True,
+    )
+    x = torch.tensor([[[[1.0], [-2.0]], [[0.5], [3.0]], [[-1.0], [0.0]]]])  # (B=1, T=3, steps=2, C=1)
+    y = layer(x)[0, :, :, 0]  # (T, steps)
+
+    def sig(v: float) -> float:
+        return 1.0 / (1.0 + math.exp(-v))
+
+    want = []
+    for pos in range(2):
+        h = c = 0.0
+        col = []
+        for t in range(3):
+            z = 0.1 * float(x[0, t, pos, 0]) + 0.2 * h
+            i, f, g, o = sig(z), sig(z + 1.0), math.tanh(z), sig(z)
+            c = f * c + i * g
+            h = o * math.tanh(c)
+            col.append(h)
+        want.append(col)
+    torch.testing.assert_close(y, torch.tensor(want).T, atol=1e-6, rtol=1e-6)
