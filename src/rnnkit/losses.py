@@ -295,7 +295,7 @@ class TorchLoss(Loss):
     ) -> Tensor:
         if sample_weight is not None:
             raise ConfigError(
-                invalid("sample_weight", "given", f"None with a torch loss ({self.display_name} reduces itself)")
+                invalid("sample_weight", "given", f"None with a torch loss ({self.display_name} reduces it)")
             )
         return self.module(y_pred, y_true)
 

@@ -216,7 +216,7 @@ def test_several_inputs_and_outputs_in_a_subclassed_model() -> None:
     src, tgt = rng.integers(1, 12, size=(32, 7)), rng.integers(1, 12, size=(32, 6))
     set_seed(0)
     model = Seq2Seq()
-    from rnnkit.models.losses import SparseCategoricalCrossentropy
+    from rnnkit.losses import SparseCategoricalCrossentropy
 
     model.compile(
         optimizer="adam",

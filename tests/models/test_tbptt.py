@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from rnnkit import Sequential, layers, set_seed
-from rnnkit.models.losses import SparseCategoricalCrossentropy
+from rnnkit.losses import SparseCategoricalCrossentropy
 from rnnkit.models.tbptt import TBPTT, streams_to_array
 
 
