@@ -22,6 +22,7 @@ class CommandsConfig(Config):
     stride: int = 2
     dropout: float = 0.1
     spec_augment: bool = True  # mask bands and spans: the test voices are unseen
+    pad_silence: float = 0.5  # up to this many seconds of noise before training clips (mic/other TTS)
     epochs: int = 15
     batch_size: int = 32
     learning_rate: float = 2e-3  # Adam
@@ -41,5 +42,9 @@ class CommandsConfig(Config):
         positive_int("max_steps", self.max_steps, allow_none=True)
         rate("dropout", self.dropout)
         positive_float("max_seconds", self.max_seconds)
+        if not 0 <= self.pad_silence <= 5:
+            from rnnkit.errors import ConfigError, invalid
+
+            raise ConfigError(invalid("pad_silence", self.pad_silence, "seconds in [0, 5]"))
         positive_float("learning_rate", self.learning_rate)
         positive_float("clipnorm", self.clipnorm)

@@ -13,7 +13,14 @@ import torch
 from rnnkit import losses, optimizers
 from rnnkit.tasks import runs
 
-from ..speech.frontend import CappedBatches, FeatureBatches, FrontEnd, default_augment, pad_frames
+from ..speech.frontend import (
+    CappedBatches,
+    FeatureBatches,
+    FrontEnd,
+    default_augment,
+    pad_frames,
+    pad_with_silence,
+)
 from ..speech.train import earlier_seconds
 from .config import CommandsConfig
 from .data import CommandSplits, load_commands
@@ -42,7 +49,12 @@ def prepare(config: CommandsConfig) -> Prepared:
     splits = load_commands(config.data, unknown=config.unknown, with_silence=config.silence)
     if config.max_samples is not None:  # smoke runs: a seeded sample of each split
         splits = splits.subsample(config.max_samples, config.seed)
-    frames = {s: [frontend.features(w) for w in ws] for s, ws in splits.waves.items()}
+    waves = dict(splits.waves)
+    if config.pad_silence:  # training clips only (see speech.frontend.pad_with_silence)
+        waves["train"] = pad_with_silence(
+            waves["train"], config.pad_silence, frontend.sample_rate, config.seed
+        )
+    frames = {s: [frontend.features(w) for w in ws] for s, ws in waves.items()}
     model = CommandClassifier(
         config.n_mels,
         len(splits.classes),
