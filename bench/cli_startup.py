@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import statistics
 import subprocess
@@ -86,6 +87,8 @@ def main() -> None:
         "command": "python " + " ".join(shlex.quote(a) for a in sys.argv),
         "repeats": args.repeats,
         "note": "wall time of a fresh process per run, alternating with `python -c pass`; medians",
+        "load_average_1_5_15_min": [round(x, 2) for x in os.getloadavg()],
+        "cpus": os.cpu_count(),
         "rows": rows,
     }
     (RESULTS / "cli-startup.json").write_text(json.dumps(payload, indent=2) + "\n")

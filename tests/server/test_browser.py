@@ -117,3 +117,54 @@ def test_the_page_in_chromium(live_url, client):
         finally:
             browser.close()
     assert (ARTIFACTS / "page.png").stat().st_size > 10_000
+
+
+def test_the_page_picks_among_runs_and_words_errors_plainly(run_dirs, tmp_path):
+    """Two runs of one task: the panel offers a run picker and the request names the run picked;
+    an empty text reads as a sentence, not pydantic's "String should have at least 1 character"."""
+    import shutil
+
+    import uvicorn
+
+    from rnnkit.server.app import create_app
+
+    sync_api = pytest.importorskip("playwright.sync_api")
+    expect = sync_api.expect
+    expect.set_options(timeout=20_000)
+    second = tmp_path / "sent-b"
+    shutil.copytree(run_dirs["sentiment"], second)
+    app = create_app([run_dirs["sentiment"], second])
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
+        time.sleep(0.05)
+    posted: list[str] = []
+    try:
+        with sync_api.sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page()
+                page.on("request", lambda r: posted.append(r.post_data or "") if r.method == "POST" else None)
+                page.goto(f"http://127.0.0.1:{sock.getsockname()[1]}/")
+                picker = page.locator("#sentiment-section select.run-picker")
+                expect(picker).to_have_count(1)
+                page.locator("#analyze").click()  # empty text
+                expect(page.locator("#sentiment-section .error")).to_have_text(
+                    "text is empty: type something first."
+                )
+                picker.select_option("sent-b")
+                page.locator("#review").fill("a great and wonderful film")
+                page.locator("#analyze").click()
+                expect(page.locator("#sentiment-label")).to_have_text(re.compile(r"\(\d+%\)$"))
+            finally:
+                browser.close()
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+    assert '"run":"sent-b"' in posted[-1].replace(" ", "")

@@ -14,8 +14,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from rnnkit.cli.diagnose import command_line, parse_cells, parse_ints
 from rnnkit.labs.names import CELL_NAMES, TASKS, check_lengths, check_task
@@ -61,6 +59,8 @@ def memory(
     ] = None,
 ) -> None:
     """Adding problem or copy memory: final loss against T per cell, with the no-memory baseline."""
+    from rich.console import Console
+
     from rnnkit.labs.memory import MemoryResults, run_memory_benchmark
 
     check_task(task)
@@ -108,6 +108,8 @@ def memory(
 
 
 def _print_table(results: Any) -> None:
+    from rich.table import Table
+
     metric = results.metric
     table = Table(title=f"{results.task}: final held-out {metric} (baseline = no memory)")
     for col in ("cell", "T", metric, "baseline", "loss/baseline", "steps", "seconds"):
@@ -133,6 +135,8 @@ def speed(
     json_path: Annotated[Path | None, typer.Option("--output", help="Write the results here.")] = None,
 ) -> None:
     """rnnkit's layers against torch.nn (and Keras), measured side by side: ratios, not lone times."""
+    from rich.console import Console
+
     from rnnkit.benchmarks.speed import run_suite
 
     console = Console()

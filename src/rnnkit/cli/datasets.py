@@ -5,9 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 from rnnkit.tasks.tables import print_table
 
@@ -21,6 +18,9 @@ def _fmt_splits(splits: dict[str, int]) -> str:
 @app.command("list")
 def list_command() -> None:
     """List every bundled dataset with its task, size and license."""
+    from rich.markup import escape
+    from rich.table import Table
+
     from rnnkit import datasets
 
     table = Table(title="rnnkit datasets", show_lines=False)
@@ -39,6 +39,10 @@ def show_command(
     load: Annotated[bool, typer.Option(help="Load the data to print real split sizes and samples.")] = True,
 ) -> None:
     """Describe one dataset: source, license, size, splits and a few samples."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
     from rnnkit import datasets
 
     console = Console(width=160)

@@ -16,8 +16,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from rnnkit.errors import ConfigError, invalid
 from rnnkit.labs.names import CELL_NAMES, INITS, check_cells, check_init, check_length
@@ -81,6 +79,8 @@ def gradients(
     seed: Annotated[int, typer.Option(help="Seed of weights and data.")] = 0,
 ) -> None:
     """||dL/dh_t|| and ||dL/dx_t|| for t = 1..T per cell, the recurrent spectra, and clipping."""
+    from rich.console import Console
+
     from rnnkit.labs.gradients import gradient_report, plot_gradient_report
 
     names = parse_cells(cells)
@@ -118,6 +118,9 @@ def gradients(
 
 
 def _print_report(report: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
     T = report["config"]["length"]
     table = Table(title=f"Gradient reaching step 1 from a loss at step T = {T}")
     for col in (

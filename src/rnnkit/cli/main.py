@@ -32,7 +32,7 @@ from rnnkit.tasks import registry
 
 def command_from_function(name: str, fn: Any) -> Any:
     """A typer-style function (``Annotated`` options) as a click command."""
-    single = typer.Typer(add_completion=False)
+    single = typer.Typer(add_completion=False, rich_markup_mode=None, pretty_exceptions_enable=False)
     single.command(name)(fn)
     return typer.main.get_command(single)
 
@@ -64,8 +64,15 @@ class RootGroup(TyperGroup):
         return None if entry is None else command_from_function(cmd_name, entry[1])
 
 
+# Plain (not rich-markup) help and tracebacks: rich's markdown renderer alone took ~0.2 s to import,
+# and `rnnkit --help` must answer in under 0.5 s (bench/cli_startup.py).
 app = typer.Typer(
-    cls=RootGroup, no_args_is_help=True, add_completion=False, help="Recurrent networks, easy and measured."
+    cls=RootGroup,
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    help="Recurrent networks, easy and measured.",
 )
 app.add_typer(train.app, name="train")
 app.add_typer(datasets.app, name="datasets")

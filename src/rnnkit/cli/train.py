@@ -155,7 +155,7 @@ def build_command(task: registry.Task) -> Any:
     command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     command.__annotations__ = {p.name: p.annotation for p in params}
     command.__doc__ = task.help
-    single = typer.Typer(add_completion=False)
+    single = typer.Typer(add_completion=False, rich_markup_mode=None, pretty_exceptions_enable=False)
     single.command(task.name, help=task.help, short_help=task.help)(command)
     return typer.main.get_command(single)
 
@@ -207,4 +207,9 @@ class TrainGroup(TyperGroup):
         return build_command(task)
 
 
-app = typer.Typer(cls=TrainGroup, no_args_is_help=True, help="Train a model for a task into a run directory.")
+app = typer.Typer(
+    cls=TrainGroup,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    help="Train a model for a task into a run directory.",
+)

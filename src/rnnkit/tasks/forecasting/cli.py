@@ -18,16 +18,19 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from rnnkit.config import positive_int
 from rnnkit.tasks import runs
 from rnnkit.tasks.tables import print_table
 from rnnkit.utils.io import atomic_write_json
 
-console = Console()
 BACKTEST_FILE = "backtest.json"
+
+
+def _console() -> Any:
+    from rich.console import Console  # imported when printing: `rnnkit --help` stays light
+
+    return Console()
 
 
 def _setup(threads: int) -> None:
@@ -51,12 +54,12 @@ def report(metrics: dict[str, Any], options: Any) -> None:
 
     results = Path(options.out) / RESULTS_FILE
     if results.exists():
-        console.print(results.read_text(encoding="utf-8"), markup=False, soft_wrap=True)
+        _console().print(results.read_text(encoding="utf-8"), markup=False, soft_wrap=True)
     methods = metrics.get("test", {}).get("methods", {})
     net, naive = methods.get("network"), methods.get("naive")
     if net is not None and naive is not None:
         verdict = "beats" if net["mase"] < naive["mase"] else "does not beat"
-        console.print(
+        _console().print(
             f"The network {verdict} the naive forecast (MASE {net['mase']:.3f} vs {naive['mase']:.3f})."
         )
 
@@ -75,6 +78,8 @@ def forecast(
     threads: Annotated[int, typer.Option(help="torch threads.")] = 1,
 ) -> None:
     """Forecast the next H steps with a prediction interval (and plot them)."""
+    from rich.table import Table
+
     from rnnkit.tasks.forecasting import Forecaster, load_data, plot_forecast
 
     positive_int("history", history)  # before anything loads: 0 or -5 would slice the wrong way
@@ -95,7 +100,7 @@ def forecast(
         table.add_row(d, f"{p:.4g}", f"{lo:.4g}", f"{hi:.4g}")
     print_table(table)
     if plot is not None:
-        console.print(f"plot written to {plot}")
+        _console().print(f"plot written to {plot}")
 
 
 def backtest(
@@ -110,6 +115,8 @@ def backtest(
     threads: Annotated[int, typer.Option(help="torch threads.")] = 1,
 ) -> None:
     """Rolling-origin evaluation: metrics per block, then their mean and spread."""
+    from rich.table import Table
+
     from rnnkit.tasks.forecasting import Forecaster, load_data
     from rnnkit.tasks.forecasting import backtest as run_backtest
 
@@ -117,7 +124,7 @@ def backtest(
     runs.open_run(run, "forecast")
     forecaster = Forecaster.load(run)
     series = load_data(forecaster.config, str(data) if data is not None else None)
-    report = run_backtest(forecaster, series, origins, refit=refit, on_progress=console.print)
+    report = run_backtest(forecaster, series, origins, refit=refit, on_progress=_console().print)
     report["command"] = _command_line()
     atomic_write_json(run / BACKTEST_FILE, report, sort_keys=True)
     table = Table(title=f"backtest: {origins} rolling origins, horizon {report['horizon']}, refit={refit}")
@@ -136,7 +143,7 @@ def backtest(
             "-" if wins is None else f"{wins}/{origins}",
         )
     print_table(table)
-    console.print(f"written to {run / BACKTEST_FILE}")
+    _console().print(f"written to {run / BACKTEST_FILE}")
 
 
 COMMANDS = {"forecast": forecast, "backtest": backtest}
