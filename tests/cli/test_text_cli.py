@@ -173,3 +173,21 @@ def test_single_class_labels_is_one_clear_line(runs, monkeypatch, capsys):
     assert err == [
         "error: labels have a single class ('positive'): a classifier needs texts of at least two classes."
     ]
+
+
+def test_evaluate_scores_any_task_on_a_split(runs):
+    _, sent, lm = runs
+    r = runner.invoke(app, ["evaluate", str(sent), "--split", "test", "--json"])
+    assert r.exit_code == 0, r.output
+    scores = json.loads(r.stdout)
+    assert set(scores) == {"accuracy", "macro_f1"} and 0 <= scores["accuracy"] <= 1
+    saved = json.loads((sent / "metrics.json").read_text())
+    assert scores["accuracy"] == pytest.approx(saved["test_accuracy"])  # the same split, the same model
+    r = runner.invoke(app, ["evaluate", str(lm), "--split", "validation"])
+    assert r.exit_code == 0, r.output
+    assert "perplexity" in r.stdout
+    r = runner.invoke(app, ["evaluate", str(sent), "--split", "dev"])
+    assert (
+        r.exit_code != 0
+        and "split='dev' is not valid: expected one of 'train', 'validation', 'test'." in str(r.exception)
+    )

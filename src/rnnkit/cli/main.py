@@ -56,6 +56,19 @@ class RootGroup(TyperGroup):
     def list_commands(self, ctx: Any) -> list[str]:
         return [*super().list_commands(ctx), *task_commands()]
 
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        # Task commands are listed from their docstrings: building them (typer reads every
+        # signature) would cost `rnnkit --help` most of its time.
+        rows = []
+        for name in super().list_commands(ctx):
+            command = super().get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit=70)))
+        for name, (_, fn) in task_commands().items():
+            rows.append((name, (fn.__doc__ or "").strip().split("\n")[0]))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         command = super().get_command(ctx, cmd_name)
         if command is not None:

@@ -199,6 +199,11 @@ class TrainGroup(TyperGroup):
     def list_commands(self, ctx: Any) -> list[str]:
         return registry.names()
 
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        # The registry's one-line help: listing the tasks builds none of their commands.
+        with formatter.section("Commands"):
+            formatter.write_dl([(t.name, t.help) for t in registry.TASKS])
+
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         try:
             task = registry.get(cmd_name)
