@@ -53,6 +53,7 @@ def test_conv_lstm2d_matches_keras(kwargs: dict, kernel: str) -> None:
     [
         {"filters": 3, "kernel_size": 3, "padding": "same", "return_sequences": True, "return_state": True},
         {"filters": 3, "kernel_size": 2, "activation": "relu", "recurrent_activation": "hard_sigmoid"},
+        {"filters": 2, "kernel_size": 3, "go_backwards": True, "return_sequences": True},
     ],
     ids=str,
 )
@@ -235,3 +236,25 @@ def test_golden_values_by_hand() -> None:
             col.append(h)
         want.append(col)
     torch.testing.assert_close(y, torch.tensor(want).T, atol=1e-6, rtol=1e-6)
+
+
+@pytest.mark.gpu
+def test_cuda_matches_cpu_forward_and_backward() -> None:
+    layer = layers.ConvLSTM2D(4, 3, padding="same", return_sequences=True, return_state=True)
+    x = torch.randn(2, 5, 8, 8, 3)
+    layer.build(tuple(x.shape))
+    mask = torch.tensor([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], dtype=torch.bool)
+    projections = [torch.randn(2, 5, 8, 8, 4), torch.randn(2, 8, 8, 4), torch.randn(2, 8, 8, 4)]
+
+    def run(device: str) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        layer.to(device)
+        layer.zero_grad()
+        outs = layer(x.to(device), mask=mask.to(device))
+        sum((o * p.to(device)).sum() for o, p in zip(outs, projections, strict=True)).backward()
+        return [o.detach().cpu() for o in outs], [p.grad.cpu() for p in layer.parameters()]
+
+    cpu_out, cpu_grads = run("cpu")
+    gpu_out, gpu_grads = run("cuda")
+    assert layer.last_kernel.name == "fast:batched-input"
+    assert_close_all(gpu_out, cpu_out, atol=1e-4, rtol=1e-4)
+    assert_close_all(gpu_grads, cpu_grads, atol=1e-3, rtol=1e-3)
