@@ -142,3 +142,39 @@ def test_cli_export_of_a_model_file(tmp_path):
     np.testing.assert_allclose(got, model.predict(x.numpy(), verbose=0), atol=ATOL)
     bad = CliRunner().invoke(app, [str(tmp_path / "m.safetensors"), "--output", str(tmp_path / "m.txt")])
     assert isinstance(bad.exception, ConfigError) and "ending in .onnx" in str(bad.exception)
+
+
+class _Classifier(Model):
+    """A subclassed model as the tasks write them: layers in __init__, torch between them."""
+
+    def __init__(self, vocab: int = 30, units: int = 4, horizon: int = 3):
+        super().__init__()
+        self.horizon = horizon
+        self.embedding = layers.Embedding(vocab, 5, mask_zero=True)
+        self.rnns = torch.nn.ModuleList([layers.Bidirectional(layers.GRU(units, return_sequences=True))])
+        self.max_pool, self.mean_pool = layers.GlobalMaxPooling1D(), layers.GlobalAveragePooling1D()
+        self.head = layers.Dense(2 * horizon)
+
+    def forward(self, ids, training=None):
+        h = self.embedding(ids)
+        for rnn in self.rnns:
+            h = rnn(h)
+        h = torch.cat([self.max_pool(h), self.mean_pool(h)], dim=-1)
+        out = self.head(torch.tanh(h) + h)
+        return out.reshape(ids.shape[0], self.horizon, 2)
+
+
+def test_subclassed_model_traced_with_layers_as_leaves(tmp_path):
+    model = _Classifier()
+    model(_ids(2, 6, 0))
+    _check(model, tmp_path / "m.onnx", [[_ids(3, 7, 1)], [_ids(5, 10, 2)]])
+
+    class Branchy(_Classifier):
+        def forward(self, ids, training=None):
+            h = self.embedding(ids)
+            return self.head(self.max_pool(h)) if h.sum() > 0 else self.head(self.mean_pool(h))
+
+    branchy = Branchy()
+    branchy(_ids(2, 6, 0))
+    with pytest.raises(ConfigError, match=r"Branchy\.forward cannot be traced for ONNX export"):
+        branchy.export(tmp_path / "b.onnx")

@@ -1,4 +1,4 @@
-"""ONNX export of Sequential and functional models: ``model.export("m.onnx")``.
+"""ONNX export: ``model.export("m.onnx")`` for Sequential, functional and subclassed models.
 
 The graph is written layer by layer with ``onnx.helper`` (no tracing): each recurrent
 layer becomes ONNX's own ``RNN`` / ``LSTM`` / ``GRU`` operator, so batch size and
@@ -15,6 +15,11 @@ padding is read as if the unmasked steps came first, so such inputs give other
 results than rnnkit. Where rnnkit carries the last output through masked steps
 (``return_sequences=True``, ``zero_output_for_mask=False``) the graph does the same.
 
+A subclassed model (the ready tasks' models) is traced with ``torch.fx``, rnnkit layers
+kept whole: its forward may use ``torch.cat``, + - * /, tanh/sigmoid/relu/softmax and
+``reshape(x.shape[0], ...)`` between layers; Python control flow on tensor values, stateful
+layers and other torch functions are refused with the reason.
+
 Layers: InputLayer, Embedding, Masking, Dense, Activation, Dropout, SpatialDropout1D,
 TimeDistributed(Dense), SimpleRNN, LSTM, GRU, Bidirectional of those, the masked
 GlobalAverage/MaxPooling1D, Concatenate, Add, Multiply, Average, RepeatVector,
@@ -25,11 +30,13 @@ and any other layer (convolutions, normalization, attention, min-RNNs).
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from rnnkit.errors import ConfigError, MissingDependencyError, invalid
 from rnnkit.layers.base import Layer
@@ -412,11 +419,163 @@ def _graph_io(model: Any) -> tuple[list[tuple[str, str, tuple[Any, ...]]], Any]:
             return [x]
 
         return [("input", dtype, (None, *tuple(shape)[1:]))], run_seq
+    return _traced_io(model)
+
+
+# ---------------------------------------------------------------------- subclassed models
+def _traced_io(model: Any) -> tuple[list[tuple[str, str, tuple[Any, ...]]], Any]:
+    """A subclassed model's forward, traced by ``torch.fx`` with rnnkit layers as leaves.
+
+    Inputs are forward's parameters without defaults; one with a default (``training=None``)
+    is fixed at it. Each input's dtype and shape are read from the first layer that takes
+    it (Embedding: integer ids (B, T); any other built layer: its build shape). Between
+    layers, the torch functions below are translated; anything else is refused by name.
+    """
+    import inspect
+
+    import torch.fx as fx
+
+    class LayerLeaves(fx.Tracer):
+        def is_leaf_module(self, m: torch.nn.Module, name: str) -> bool:
+            return isinstance(m, Layer) or super().is_leaf_module(m, name)
+
+    params = list(inspect.signature(model.forward).parameters.values())
+    fixed = {p.name: p.default for p in params if p.default is not inspect.Parameter.empty}
+    try:
+        graph = LayerLeaves().trace(model, concrete_args=fixed)
+    except Exception as exc:  # fx raises many kinds for Python control flow on tensors
+        raise ConfigError(
+            f"{type(model).__name__}.forward cannot be traced for ONNX export ({type(exc).__name__}: {exc})."
+        ) from exc
+    required = [p.name for p in params if p.default is inspect.Parameter.empty]
+    placeholders = [n for n in graph.nodes if n.op == "placeholder"][: len(required)]
+    inputs = [(str(n.target), *_input_spec(model, n)) for n in placeholders]
+
+    def run(g: Graph, values: list[Value]) -> list[Value]:
+        env: dict[Any, Any] = dict(zip(placeholders, values, strict=True))
+        out: Any = None
+        for node in graph.nodes:
+            if node.op == "placeholder":
+                env.setdefault(node, None)
+                continue
+            args = fx.node.map_arg(node.args, lambda n: env[n])
+            kwargs = fx.node.map_arg(node.kwargs, lambda n: env[n])
+            if node.op == "call_module":
+                env[node] = _call_module(g, model.get_submodule(node.target), list(args), dict(kwargs))
+            elif node.op == "call_function":
+                env[node] = _call_function(g, node.target, list(args), dict(kwargs))
+            elif node.op == "call_method":
+                env[node] = _call_method(g, node.target, list(args), dict(kwargs))
+            elif node.op == "get_attr":
+                env[node] = Value(g.const("weight", _weight(_get_attr(model, node.target))))
+            elif node.op == "output":
+                out = args[0]
+        return flatten(out)
+
+    return inputs, run
+
+
+def _get_attr(model: Any, target: str) -> torch.Tensor:
+    obj: Any = model
+    for part in target.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _input_spec(model: Any, node: Any) -> tuple[str, tuple[Any, ...]]:
+    for user in node.users:
+        if user.op == "call_module":
+            layer = model.get_submodule(user.target)
+            if type(layer).__name__ == "Embedding":
+                return "int64", (None, None)
+            shape = getattr(layer, "build_input_shape", None)
+            if shape is not None and not isinstance(shape[0], (list, tuple)):
+                # the size a layer was built for is its last axis; batch and time stay dynamic
+                return "float32", (None, *[None] * (len(shape) - 2), shape[-1])
     raise ConfigError(
         invalid(
-            "model", type(model).__name__, "a Sequential or functional Model (subclassed models: not yet)"
+            f"input {node.target!r} of {type(model).__name__}",
+            "of unknown dtype and shape",
+            "an input that goes straight into a built rnnkit layer",
         )
     )
+
+
+class _Shape:
+    """``x.shape`` inside a traced forward; ``x.shape[0]`` is the batch size."""
+
+    def __init__(self, value: Value) -> None:
+        self.value = value
+
+
+class _Dim:
+    def __init__(self, index: int) -> None:
+        self.index = index
+
+
+def _call_module(g: Graph, module: Any, args: list[Any], kwargs: dict[str, Any]) -> Any:
+    if isinstance(module, Layer):
+        if not module.built:
+            raise ConfigError(
+                f"layer {module.name!r} is not built: call the model on data once before export."
+            )
+        kwargs.pop("training", None)
+        return emit(g, module, args, kwargs)
+    if isinstance(module, torch.nn.Dropout):
+        return args[0]
+    raise ConfigError(invalid("module", type(module).__name__, "rnnkit layers (and torch.nn.Dropout)"))
+
+
+_BINARY = {
+    operator.add: "Add",
+    torch.add: "Add",
+    operator.sub: "Sub",
+    operator.mul: "Mul",
+    torch.mul: "Mul",
+    operator.truediv: "Div",
+}
+_UNARY = {torch.tanh: "Tanh", torch.sigmoid: "Sigmoid", torch.relu: "Relu", F.relu: "Relu"}
+
+
+def _call_function(g: Graph, fn: Any, args: list[Any], kwargs: dict[str, Any]) -> Any:
+    name = getattr(fn, "__name__", str(fn))
+    if name == "_assert_is_none":
+        return None
+    if fn is getattr and args[1] == "shape":
+        return _Shape(args[0])
+    if fn is operator.getitem and isinstance(args[0], _Shape):
+        return _Dim(int(args[1]))
+    if fn in (torch.cat, torch.concat):
+        axis = kwargs.get("dim", args[1] if len(args) > 1 else 0)
+        return Value(g.op("Concat", [v.name for v in args[0]], axis=int(axis)))
+    if fn in _BINARY and all(isinstance(a, Value) for a in args[:2]):
+        return Value(g.op(_BINARY[fn], [args[0].name, args[1].name]), args[0].mask)
+    if fn in _UNARY:
+        return Value(g.op(_UNARY[fn], [args[0].name]), args[0].mask)
+    if fn in (F.softmax, torch.softmax):
+        axis = kwargs.get("dim", args[1] if len(args) > 1 else -1)
+        return Value(g.op("Softmax", [args[0].name], axis=int(axis)))
+    raise ConfigError(
+        invalid("function in forward", name, "torch.cat, +, -, *, /, tanh, sigmoid, relu, softmax")
+    )
+
+
+def _call_method(g: Graph, method: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
+    x = args[0]
+    if method in ("reshape", "view"):
+        dims = list(args[1]) if len(args) == 2 and isinstance(args[1], (list, tuple)) else args[1:]
+        target = []
+        for i, d in enumerate(dims):
+            if isinstance(d, _Dim):
+                if d.index != 0 or i != 0:
+                    raise ConfigError(invalid("reshape", "a size read from x.shape", "x.shape[0], first"))
+                target.append(0)  # ONNX Reshape: 0 copies the input's size at this position (the batch)
+            else:
+                target.append(int(d))
+        return Value(g.op("Reshape", [x.name, g.ints(target)]))
+    if method == "contiguous":
+        return x
+    raise ConfigError(invalid("tensor method in forward", method, ["reshape", "view", "contiguous"]))
 
 
 def _output_ranks(model: Any, inputs: list[tuple[str, str, tuple[Any, ...]]]) -> list[int]:
@@ -432,9 +591,8 @@ def _output_ranks(model: Any, inputs: list[tuple[str, str, tuple[Any, ...]]]) ->
 
 def to_onnx(model: Any, opset: int = OPSET) -> Any:
     """The ``onnx.ModelProto`` of ``model`` (batch and unknown axes dynamic)."""
-    for m in model.modules():
-        if isinstance(m, Layer) and not m.built:
-            raise ConfigError("the model is not built: call it on data once before export.")
+    if isinstance(model, (Sequential, Functional)) and not model.built:
+        raise ConfigError("the model is not built: call it on data once before export.")
     g = Graph()
     helper = g.helper
     inputs, run = _graph_io(model)
