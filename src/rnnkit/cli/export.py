@@ -1,9 +1,10 @@
 """``rnnkit export RUN_DIR --format onnx --output m.onnx``: a trained model in another format.
 
 RUN_DIR is a run directory (its ``model.safetensors`` is exported) or a model file
-(``.safetensors``, ``.keras``, Keras ``.h5``). The ONNX exporter writes Sequential and
-functional models (see ``rnnkit.models.onnx_export``); ``--format keras`` writes a
-Keras 3 ``.keras`` file. Torch is imported inside the command, so ``--help`` stays fast.
+(``.safetensors``, ``.keras``, Keras ``.h5``). The ONNX exporter writes Sequential,
+functional and traceable subclassed models, the sentiment and forecasting tasks' included
+(see ``rnnkit.models.onnx_export``); ``--format keras`` writes a Keras 3 ``.keras`` file.
+Torch is imported inside the command, so ``--help`` stays fast.
 """
 
 from __future__ import annotations
