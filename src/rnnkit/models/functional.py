@@ -183,14 +183,27 @@ class Functional(Model):
 
     # ------------------------------------------------------------------ config
     def get_config(self) -> dict[str, Any]:
-        return graph_config(self, serialize_layer)
+        return graph_config(self, _serialize)
 
     @classmethod
     def from_config(cls, config: dict[str, Any], custom_objects: dict[str, Any] | None = None) -> Functional:
-        return functional_from_config(config, deserialize_layer, cls)
+        return functional_from_config(config, _deserialize, cls)
 
 
 # ---------------------------------------------------------------------- graph helpers
+def _serialize(layer: Any) -> dict[str, Any]:
+    """A layer's entry; a whole model used as a layer is saved by its class name and config."""
+    if isinstance(layer, Model):
+        return {"class_name": type(layer).__name__, "config": layer.get_config()}
+    return serialize_layer(layer)
+
+
+def _deserialize(entry: dict[str, Any]) -> Any:
+    if entry.get("class_name") in MODELS:
+        return MODELS[entry["class_name"]].from_config(entry["config"])
+    return deserialize_layer(entry)
+
+
 def _as_list_if_tuple(obj: Any) -> Any:
     return list(obj) if isinstance(obj, tuple) else obj
 

@@ -37,6 +37,7 @@ import torch
 from torch import nn
 
 from rnnkit.errors import ConfigError, invalid
+from rnnkit.layers import symbolic
 from rnnkit.layers.base import Layer, Weights, _snake, unique_name
 from rnnkit.models import saving
 from rnnkit.models.progress import write
@@ -83,6 +84,12 @@ class Model(Trainer, Weights, nn.Module):
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         return self.call(*args, **kwargs)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        # Called on symbolic tensors: a whole model used as one layer of a functional graph.
+        if symbolic.active and symbolic.any_symbolic(args, kwargs):
+            return symbolic.symbolic_call(self, args, kwargs)
+        return super().__call__(*args, **kwargs)
 
     # ------------------------------------------------------------------ weights
     @property
