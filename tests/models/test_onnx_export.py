@@ -178,3 +178,10 @@ def test_subclassed_model_traced_with_layers_as_leaves(tmp_path):
     branchy(_ids(2, 6, 0))
     with pytest.raises(ConfigError, match=r"Branchy\.forward cannot be traced for ONNX export"):
         branchy.export(tmp_path / "b.onnx")
+
+
+def test_a_model_used_as_a_layer(tmp_path):
+    encoder = Sequential([layers.Embedding(30, 4, mask_zero=True), layers.GRU(3)])
+    ids = rnnkit.Input(shape=(None,), dtype="int64")
+    model = Model(ids, layers.Dense(2)(encoder(ids)))
+    _check(model, tmp_path / "m.onnx", [[_ids(3, 7, 1)], [_ids(2, 4, 2)]])

@@ -335,6 +335,10 @@ def emit(g: Graph, layer: Any, args: list[Any], kwargs: dict[str, Any]) -> Any:
         )
     if kind in ("InputLayer", "Dropout", "SpatialDropout1D", "GaussianNoise"):
         return x
+    if isinstance(layer, (Sequential, Functional)):  # a whole model used as a layer
+        _, run = _graph_io(layer)
+        outs = run(g, flatten(args))
+        return outs[0] if len(outs) == 1 else outs
     if kind == "Dense":
         return _dense(g, layer, x)
     if kind == "Activation":
