@@ -258,3 +258,20 @@ def test_cuda_matches_cpu_forward_and_backward() -> None:
     assert layer.last_kernel.name == "fast:batched-input"
     assert_close_all(gpu_out, cpu_out, atol=1e-4, rtol=1e-4)
     assert_close_all(gpu_grads, cpu_grads, atol=1e-3, rtol=1e-3)
+
+
+def test_bidirectional_conv_lstm_matches_keras() -> None:
+    import keras
+
+    kwargs = {"filters": 2, "kernel_size": 3, "padding": "same", "return_sequences": True}
+    theirs = keras.layers.Bidirectional(keras.layers.ConvLSTM1D(**kwargs))
+    ours = layers.Bidirectional(layers.ConvLSTM1D(**kwargs))
+    x = np.random.default_rng(2).normal(size=(2, 4, 5, 1)).astype("float32")
+    theirs.build(x.shape)
+    ours.build(x.shape)
+    rng = np.random.default_rng(3)
+    theirs.set_weights([rng.normal(scale=0.5, size=w.shape).astype("float32") for w in theirs.get_weights()])
+    layers.from_keras(ours, theirs.get_weights())
+    np.testing.assert_allclose(
+        ours(torch.from_numpy(x)).detach().numpy(), theirs(x).detach().cpu().numpy(), atol=1e-5, rtol=1e-5
+    )
