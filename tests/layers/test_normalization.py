@@ -100,6 +100,17 @@ def test_layer_norm_keeps_the_mask() -> None:
     check_layer("LayerNormalization", {}, input_shape=(2, 3, 4), mask=mask)
 
 
+def test_half_precision_inputs_are_normalized_in_float32() -> None:
+    bn = layers.BatchNormalization(input_shape=(4,))
+    ln = layers.LayerNormalization(input_shape=(4,))
+    x = (torch.randn(64, 4) * 10 + 1000).bfloat16()  # a large mean: bfloat16 moments would lose it
+    for layer in (bn, ln):
+        want = layer(x.float(), training=True)  # the same (rounded) values in float32
+        got = layer(x, training=True)
+        assert got.dtype == torch.bfloat16
+        torch.testing.assert_close(got.float(), want, atol=0.02, rtol=0.01)  # only the output's rounding
+
+
 def test_keras2_list_axis_is_accepted() -> None:
     assert layers.BatchNormalization(axis=[3]).get_config()["axis"] == 3
 

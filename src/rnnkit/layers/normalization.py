@@ -51,6 +51,10 @@ def _check_float(name: str, value: Any, low: float, high: float | None = None) -
     return float(value)
 
 
+def _at_least_float32(x: Tensor) -> Tensor:
+    return x if x.dtype in (torch.float32, torch.float64) else x.float()
+
+
 def _axis_index(axis: int, ndim: int, name: str) -> int:
     if not -ndim <= axis < ndim:
         raise ShapeError(f"{name}: axis={axis} is not valid for inputs of {ndim} dimensions.")
@@ -169,6 +173,12 @@ class BatchNormalization(Layer):
         return self.running_var
 
     def call(self, inputs: Tensor, training: bool = False, mask: Tensor | None = None) -> Tensor:
+        # Statistics in at least float32, as Keras (a bfloat16 variance is too coarse); the output
+        # takes the input's dtype back.
+        x = _at_least_float32(inputs)
+        return self._normalize(x, training, mask).to(inputs.dtype)
+
+    def _normalize(self, inputs: Tensor, training: bool, mask: Tensor | None) -> Tensor:
         ax = _axis_index(self.axis, inputs.dim(), self.name)
         if inputs.shape[ax] != self.features:
             raise ShapeError(
@@ -314,6 +324,9 @@ class LayerNormalization(Layer):
         super().build(input_shape)
 
     def call(self, inputs: Tensor) -> Tensor:
+        return self._normalize(_at_least_float32(inputs)).to(inputs.dtype)  # float32 math, as Keras
+
+    def _normalize(self, inputs: Tensor) -> Tensor:
         axes = self._axes
         view = [inputs.shape[d] if d in axes else 1 for d in range(inputs.dim())]  # gamma -> broadcastable
         trailing = axes == list(range(inputs.dim() - len(axes), inputs.dim()))
