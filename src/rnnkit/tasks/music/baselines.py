@@ -153,6 +153,11 @@ def grid_baselines(splits: dict[str, list[Piece]], orders: Sequence[int] = (1, 2
             seqs = {name: [t[:, v].tolist() for t in ts] for name, ts in toks.items()}
             per_voice[voice] = ngram_nll(seqs["train"], seqs["validation"], seqs["test"], o)["nll"]
         out[names[o]] = {"per_step": sum(per_voice.values()), "per_voice": per_voice}
+    per_voice = {}
+    for v, voice in enumerate(VOICES):
+        seqs = {name: [t[:, v].tolist() for t in ts] for name, ts in toks.items()}
+        per_voice[voice] = interpolated_nll(seqs["train"], seqs["validation"], seqs["test"], 3)["nll"]
+    out["interpolated trigram"] = {"per_step": sum(per_voice.values()), "per_voice": per_voice}
     return out
 
 
