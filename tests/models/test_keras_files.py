@@ -211,3 +211,24 @@ def test_the_table_names_groups_as_keras_does():
         "conv_lstm2d",
         "input_layer",
     ]
+
+
+def test_conv_lstm_through_the_table(tmp_path):
+    if not hasattr(layers, "ConvLSTM1D"):
+        pytest.skip("rnnkit.layers.ConvLSTM1D is not there yet")
+    kmodel = keras.Sequential(
+        [
+            keras.Input(shape=(5, 6, 2)),
+            keras.layers.ConvLSTM1D(3, 2),
+            keras.layers.Flatten(),
+            keras.layers.Dense(2),
+        ]
+    )
+    _randomize(kmodel, 6)
+    kmodel.save(tmp_path / "c.keras")
+    model = load_model(tmp_path / "c.keras")
+    x = np.random.RandomState(6).randn(2, 5, 6, 2).astype("float32")
+    np.testing.assert_allclose(model.predict(x, verbose=0), kmodel.predict(x, verbose=0), atol=ATOL)
+    model.save(tmp_path / "ours.keras")
+    back = keras.saving.load_model(tmp_path / "ours.keras")
+    np.testing.assert_allclose(back.predict(x, verbose=0), kmodel.predict(x, verbose=0), atol=ATOL)
