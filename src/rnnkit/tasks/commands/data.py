@@ -11,6 +11,7 @@ at a level drawn log-uniformly between -80 and -30 dBFS (a quiet room to a hiss)
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -61,8 +62,8 @@ def load_commands(data: str, *, unknown: bool = True, with_silence: bool = True)
 
     if data not in OTHER:
         raise ConfigError(invalid("data", data, sorted(OTHER)))
-    words = datasets.load(data)
-    other = datasets.load(OTHER[data]) if unknown else None
+    words: Any = datasets.load(data)  # a SpokenDataset (classes, splits of AudioClips)
+    other: Any = datasets.load(OTHER[data]) if unknown else None
     classes = [*words.classes, *([UNKNOWN] if unknown else []), *([SILENCE] if with_silence else [])]
     waves: dict[str, list[np.ndarray]] = {}
     labels: dict[str, list[int]] = {}

@@ -28,6 +28,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -102,7 +103,7 @@ class WordLM:
         num = self.bigrams.get((prev, word), 0) + self.k
         return math.log(num / (self.unigrams.get(prev, 0) + self.k * n))
 
-    def to_dict(self) -> dict[str, object]:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "vocabulary": sorted(self.vocabulary),
             "bigrams": [[v, w, c] for (v, w), c in sorted(self.bigrams.items())],
@@ -110,12 +111,12 @@ class WordLM:
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, object]) -> WordLM:
-        big = {(str(v), str(w)): int(c) for v, w, c in d["bigrams"]}  # type: ignore[union-attr,misc]
+    def from_dict(cls, d: dict[str, Any]) -> WordLM:
+        big = {(str(v), str(w)): int(c) for v, w, c in d["bigrams"]}
         uni: Counter[str] = Counter()
         for (v, _), c in big.items():
             uni[v] += c
-        return cls(frozenset(d["vocabulary"]), big, dict(uni), float(d["k"]))  # type: ignore[arg-type]
+        return cls(frozenset(d["vocabulary"]), big, dict(uni), float(d["k"]))
 
 
 @dataclass(frozen=True)
