@@ -10,6 +10,8 @@ import pytest
 import torch
 
 from rnnkit.errors import ConfigError, ShapeError
+from rnnkit.tasks.audio.encoder import subsampled_lengths
+from rnnkit.tasks.audio.frontend import FeatureBatches, FrontEnd
 from rnnkit.tasks.speech.decoding import (
     Alphabet,
     WordLM,
@@ -18,8 +20,7 @@ from rnnkit.tasks.speech.decoding import (
     prefix_beam_search,
 )
 from rnnkit.tasks.speech.evaluate import Decoder, error_rates
-from rnnkit.tasks.speech.frontend import FeatureBatches, FrontEnd
-from rnnkit.tasks.speech.model import SpeechRecognizer, subsampled_lengths
+from rnnkit.tasks.speech.model import SpeechRecognizer
 
 AB = Alphabet(("<blank>", "a", "b"))
 
@@ -333,7 +334,7 @@ def test_transcribe_command_and_its_errors(speech_run, tmp_path, capsys):
 
 
 def test_pad_with_silence_adds_the_clips_own_noise_floor():
-    from rnnkit.tasks.speech.frontend import pad_with_silence
+    from rnnkit.tasks.audio.frontend import pad_with_silence
 
     rng = np.random.default_rng(0)
     clip = np.concatenate([np.sin(np.arange(8000) / 5.0), rng.standard_normal(1600) * 0.01]).astype(

@@ -3,7 +3,7 @@
     POST /api/recognize  {"audio": base64 WAV (or a data: URL), "run"?}
         -> command, probabilities of every class, compute_seconds
 
-Same audio rules as ``/api/transcribe`` (:mod:`rnnkit.tasks.speech.api`): any WAV, base64 in
+Same audio rules as ``/api/transcribe`` (:mod:`rnnkit.tasks.audio.api`): any WAV, base64 in
 JSON, bounded by the server's body limit and the run's length limit.
 """
 
@@ -12,9 +12,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel
 
+from rnnkit.tasks.audio.api import AudioRequest, decode_audio
 from rnnkit.tasks.serving import ERRORS, ServeContext
-
-from ..speech.api import AudioRequest, decode_audio
 
 
 class RecognizeResponse(BaseModel):

@@ -15,10 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from rnnkit.datasets.registry import SPLIT_NAMES as SPLITS
 from rnnkit.datasets.registry import SPLIT_SEED
 from rnnkit.errors import ConfigError, invalid
-
-from ..speech.data import SPLITS
 
 UNKNOWN, SILENCE = "_unknown_", "_silence_"
 OTHER = {"spoken_words": "spoken_digits", "spoken_digits": "spoken_words"}

@@ -1,4 +1,4 @@
-"""Keyword spotting: the shared :class:`~rnnkit.tasks.speech.model.AcousticEncoder`, then masked
+"""Keyword spotting: the shared :class:`~rnnkit.tasks.audio.encoder.AcousticEncoder`, then masked
 mean and max pooling over time, then Dense(classes).
 
     frames (B, T, M) -> encoder -> h (B, T', D*H) -> [mean_t h ; max_t h] (B, 2 D H) -> logits (B, K)
@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from rnnkit.models import Model
-from rnnkit.tasks.speech.model import AcousticEncoder, length_mask
+from rnnkit.tasks.audio.encoder import AcousticEncoder, length_mask
 
 Tensor = torch.Tensor
 

@@ -12,8 +12,8 @@ import torch
 from rnnkit.errors import DataError
 from rnnkit.models import load_model
 from rnnkit.tasks import runs
+from rnnkit.tasks.audio.frontend import FrontEnd
 
-from ..speech.frontend import FrontEnd
 from .config import CommandsConfig
 from .model import CommandClassifier
 from .train import COMMANDS_FILE, TASK, accuracy_and_confusion

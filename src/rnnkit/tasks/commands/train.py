@@ -12,8 +12,7 @@ import torch
 
 from rnnkit import losses, optimizers
 from rnnkit.tasks import runs
-
-from ..speech.frontend import (
+from rnnkit.tasks.audio.frontend import (
     CappedBatches,
     FeatureBatches,
     FrontEnd,
@@ -21,7 +20,8 @@ from ..speech.frontend import (
     pad_frames,
     pad_with_silence,
 )
-from ..speech.train import earlier_seconds
+from rnnkit.tasks.audio.training import earlier_seconds
+
 from .config import CommandsConfig
 from .data import CommandSplits, load_commands
 from .model import CommandClassifier

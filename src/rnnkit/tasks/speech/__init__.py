@@ -2,9 +2,9 @@
 
 ``rnnkit train speech --data spoken_digit_strings --out runs/asr`` then
 ``rnnkit transcribe runs/asr clip.wav --beam 8``. One role per file: ``config`` (settings, no
-torch), ``frontend`` (any WAV -> log-mel frames and batches, shared with ``commands``), ``model``
-(encoder + CTC), ``decoding`` (greedy, prefix beam search, word LM), ``evaluate`` (WER/CER),
-``train``, ``predictor``, ``cli``, ``api``. Every public name is importable from here; torch
+torch), ``data``, ``model`` (the shared encoder of :mod:`rnnkit.tasks.audio` + CTC),
+``decoding`` (greedy, prefix beam search, word LM), ``evaluate`` (WER/CER), ``train``,
+``predictor``, ``cli``, ``api``. Every public name is importable from here; torch
 loads only when one is first used.
 """
 
@@ -15,10 +15,7 @@ from typing import Any
 
 _EXPORTS = {
     "SpeechConfig": "config",
-    "FrontEnd": "frontend",
-    "FeatureBatches": "frontend",
     "SpeechRecognizer": "model",
-    "AcousticEncoder": "model",
     "Alphabet": "decoding",
     "WordLM": "decoding",
     "greedy_decode": "decoding",

@@ -11,26 +11,13 @@ WAV, holds no samples or is over the run's length limit is a 400 with one senten
 
 from __future__ import annotations
 
-import base64
-import binascii
-
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from rnnkit.errors import DataError
-from rnnkit.tasks.serving import ERRORS, Int, Request, RunName, ServeContext
+from rnnkit.tasks.audio.api import AudioRequest, decode_audio
+from rnnkit.tasks.serving import ERRORS, Int, ServeContext
 
-MAX_AUDIO_CHARS = 250_000  # base64 of ~185 KB; the server refuses bodies over 256 KB anyway
 MAX_BEAM = 32
-
-
-class AudioRequest(Request):
-    audio: str = Field(
-        min_length=1,
-        max_length=MAX_AUDIO_CHARS,
-        description="A WAV file's bytes in base64 (a data: URL is accepted too).",
-    )
-    run: RunName = None
 
 
 class TranscribeRequest(AudioRequest):
@@ -47,18 +34,6 @@ class TranscribeResponse(BaseModel):
     audio_seconds: float
     compute_seconds: float
     real_time_factor: float
-
-
-def decode_audio(text: str) -> bytes:
-    """base64 (optionally a ``data:audio/wav;base64,`` URL) -> bytes; bad base64 is a DataError."""
-    if text.startswith("data:"):
-        _, sep, text = text.partition(",")
-        if not sep:
-            raise DataError("audio is a data: URL without a comma before its base64 payload.")
-    try:
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        raise DataError("audio is not valid base64: send the WAV file's bytes base64-encoded.") from None
 
 
 def router(ctx: ServeContext) -> APIRouter:

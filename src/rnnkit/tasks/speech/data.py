@@ -17,8 +17,7 @@ import torch
 from rnnkit.data.audio import resample
 from rnnkit.data.loaders import AudioClips, load_wav_folder
 from rnnkit.errors import DataError
-
-from .frontend import FrontEnd
+from rnnkit.tasks.audio.frontend import FrontEnd
 
 SPLITS = ("train", "validation", "test")
 

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from rnnkit.tasks.audio.frontend import pad_frames
+
 from .decoding import Alphabet, WordLM, greedy_decode, normalize_text, prefix_beam_search
-from .frontend import pad_frames
 from .model import SpeechRecognizer
 
 

@@ -12,11 +12,11 @@ import torch
 from rnnkit.errors import DataError
 from rnnkit.models import load_model
 from rnnkit.tasks import runs
+from rnnkit.tasks.audio.frontend import FrontEnd
 
 from .config import SpeechConfig
 from .decoding import Alphabet, WordLM
 from .evaluate import Decoder, error_rates, log_probs_of
-from .frontend import FrontEnd
 from .model import SpeechRecognizer
 from .train import SPEECH_FILE, TASK, decoders
 

@@ -17,12 +17,19 @@ import torch
 from rnnkit import optimizers
 from rnnkit.errors import CheckpointError
 from rnnkit.tasks import runs
+from rnnkit.tasks.audio.frontend import (
+    CappedBatches,
+    FeatureBatches,
+    FrontEnd,
+    default_augment,
+    pad_with_silence,
+)
+from rnnkit.tasks.audio.training import earlier_seconds
 
 from .config import SpeechConfig
 from .data import SpeechSplits, featurize, load_speech
 from .decoding import Alphabet, WordLM, normalize_text
 from .evaluate import Decoder, score
-from .frontend import CappedBatches, FeatureBatches, FrontEnd, default_augment, pad_with_silence
 from .model import SpeechRecognizer
 
 logger = logging.getLogger(__name__)
@@ -43,15 +50,6 @@ class Prepared:
     model: SpeechRecognizer
     train_batches: FeatureBatches
     val_batches: FeatureBatches
-
-
-def earlier_seconds(run: runs.Run, start: int) -> float:
-    """Training seconds of the sessions before this one (a resumed run), from its metrics.json."""
-    path = run.file(runs.METRICS_FILE)
-    if start == 0 or not path.exists():
-        return 0.0
-    old = run.read_json(runs.METRICS_FILE)
-    return float(old.get("train_seconds_total", old.get("train_seconds_this_session", 0.0)))
 
 
 def build_model(config: SpeechConfig, n_labels: int) -> SpeechRecognizer:
