@@ -142,7 +142,7 @@ def cmd_train(args: argparse.Namespace) -> None:
              **sacrebleu_scores(apertium_translate([s for s, _ in pairs]), refs)})  # fmt: skip
         add({"system": "copy source", "split": split, "beam": None,
              **sacrebleu_scores([s for s, _ in pairs], refs)})  # fmt: skip
-    for beam in (5, 1):  # beam 5 on both splits first: the figures the target is about
+    for beam in [int(b) for b in args.beams.split(",")]:  # beam 5 on both splits first: the target's figures
         for row in score_all(tr, tests, (beam,)):
             add(row)
     if args.snapshot_of:
@@ -211,6 +211,7 @@ def main() -> None:
     t.add_argument("--set", action="append", default=[], help="config key=value")
     t.add_argument("--snapshot-of", default=None, help="a run whose epoch-1 snapshot to score too")
     t.add_argument("--eval", type=int, default=None, help="score only the first N test sentences (dry runs)")
+    t.add_argument("--beams", default="5,1", help="beam widths to score, in order (1 = greedy)")
     t.add_argument("--result", default="translation-main.json")
     s = sub.add_parser("speed")
     s.add_argument("--run", required=True)
