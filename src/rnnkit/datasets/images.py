@@ -150,7 +150,9 @@ def relation(a: SceneObject, b: SceneObject) -> str:
     return "to the left of" if a.row == b.row else "above"
 
 
-def caption_facts(objects: list[SceneObject]) -> tuple[list[tuple[str, ...]], list[tuple[str, str, str]]]:
+def caption_facts(
+    objects: list[SceneObject],
+) -> tuple[list[tuple[str, str]], list[tuple[str, str, str]]]:
     """(colour, shape) pairs and (shape, relation, shape) triples a scene's caption uses."""
     pairs = [(o.colour, o.shape) for o in objects]
     triples = [(a.shape, relation(a, b), b.shape) for a, b in itertools.pairwise(objects)]
@@ -307,7 +309,8 @@ def draw_scene(objects: list[SceneObject], rng: np.random.Generator, scale: int 
 def shapes_split(n: int, seed: int, held_out: bool | None) -> ImageCaptions:
     """``n`` scenes; ``held_out``: True = each has a held-out element, False = none has."""
     rng = np.random.default_rng(seed)
-    images, captions, scenes = [], [], []
+    images, captions = [], []
+    scenes: list[list[SceneObject]] = []
     while len(scenes) < n:
         objects = _scene(rng)
         if held_out is not None and is_held_out(objects) != held_out:

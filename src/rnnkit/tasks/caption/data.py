@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from rnnkit.data.tokenizers import PAD_ID, WordTokenizer
+from rnnkit.data.tokenizers import PAD_ID, Tokenizer, WordTokenizer
 from rnnkit.errors import DataError
 from rnnkit.tasks.caption.config import BUILTIN_DATA, CaptionConfig
 
@@ -93,7 +93,7 @@ def load_caption_data(config: CaptionConfig) -> CaptionData:
             for s in ("train", "validation", "test")
             for part in [getattr(ds, s)]
         }
-        data = CaptionData(config.data, ds.kind, **splits)
+        data = CaptionData(config.data, getattr(ds, "kind", "custom"), **splits)
     else:
         data = load_folder(config.data, tuple(config.image_size) or None)
     data.train = data.train.head(config.max_samples)
@@ -205,12 +205,12 @@ def to_tensor(images: np.ndarray) -> torch.Tensor:
 
 
 # ------------------------------------------------------------------------------- captions
-def make_tokenizer(captions: list[str]) -> WordTokenizer:
+def make_tokenizer(captions: list[str]) -> Tokenizer:
     """Words split on whitespace, lower-cased; the vocabulary of the training captions."""
     return WordTokenizer(lower=True, punctuation="keep").fit(captions)
 
 
-def encode_captions(tok: WordTokenizer, captions: list[str]) -> torch.Tensor:
+def encode_captions(tok: Tokenizer, captions: list[str]) -> torch.Tensor:
     """(N, T+2) int64: <bos> words <eos>, right-padded with <pad>."""
     ids = tok.encode_batch(captions, add_bos=True, add_eos=True)
     out = torch.full((len(ids), max(len(i) for i in ids)), PAD_ID, dtype=torch.long)

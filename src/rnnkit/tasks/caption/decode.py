@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from rnnkit.data.tokenizers import BOS_ID, EOS_ID, WordTokenizer
+from rnnkit.data.tokenizers import BOS_ID, EOS_ID, Tokenizer
 from rnnkit.tasks.caption.data import to_tensor
 from rnnkit.tasks.caption.model import Captioner, SlotCaptioner
 
@@ -36,7 +36,7 @@ def _step(model: Captioner) -> Any:
 def caption_images(
     model: Captioner | SlotCaptioner,
     images: np.ndarray,
-    tok: WordTokenizer,
+    tok: Tokenizer,
     *,
     beam: int = 1,
     max_len: int = 40,

@@ -25,7 +25,7 @@ TASK = "caption"
 
 def build_model(config: CaptionConfig, vocab_size: int, data: CaptionData, slots: int) -> Any:
     """The network ``config.model`` names, sized for the data's images."""
-    common = {
+    common: dict[str, Any] = {
         "channels": data.channels,
         "image_size": list(data.image_size),
         "conv_widths": config.conv_widths,
