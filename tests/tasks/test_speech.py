@@ -353,3 +353,17 @@ def test_pad_with_silence_adds_the_clips_own_noise_floor():
 def test_decoded_text_has_single_spaces():
     a = Alphabet(("<blank>", " ", "o"), "char")
     assert a.decode([1, 2, 1, 1, 2, 1]) == "o o"
+
+
+def test_front_end_floors_digital_silence_80_db_below_the_peak(monkeypatch):
+    from rnnkit.tasks.audio import frontend
+
+    monkeypatch.setattr(frontend, "normalize_features", lambda f: f)  # look at the log-mel values
+    rng = np.random.default_rng(0)
+    clip = np.concatenate(
+        [np.zeros(8000), np.sin(np.arange(8000) / 3.0) * 0.5 + rng.standard_normal(8000) * 1e-3]
+    )
+    f = frontend.FrontEnd().features(clip.astype(np.float32))
+    floor = float(f.max()) - 80 * math.log(10) / 10
+    assert float(f.min()) == pytest.approx(floor, abs=1e-4)  # the zeros sit at the floor, not at log(1e-10)
+    assert float(f[60:].min()) > floor  # the noisy tone is above it: untouched
