@@ -363,7 +363,21 @@ def test_front_end_floors_digital_silence_80_db_below_the_peak(monkeypatch):
     clip = np.concatenate(
         [np.zeros(8000), np.sin(np.arange(8000) / 3.0) * 0.5 + rng.standard_normal(8000) * 1e-3]
     )
-    f = frontend.FrontEnd().features(clip.astype(np.float32))
+    f = frontend.FrontEnd(dither=0.0).features(clip.astype(np.float32))
     floor = float(f.max()) - 80 * math.log(10) / 10
     assert float(f.min()) == pytest.approx(floor, abs=1e-4)  # the zeros sit at the floor, not at log(1e-10)
     assert float(f[60:].min()) > floor  # the noisy tone is above it: untouched
+
+
+def test_dither_is_seeded_and_lifts_digital_silence():
+    fe = FrontEnd()
+    clip = np.concatenate([np.zeros(4000), np.sin(np.arange(8000) / 3.0) * 0.5]).astype(np.float32)
+    torch.testing.assert_close(fe.features(clip), fe.features(clip), rtol=0, atol=0)
+    from rnnkit.tasks.audio import frontend
+
+    raw = frontend.log_mel_spectrogram  # the zeros' frames: at the dither's level, not at the floor
+    mel = raw(
+        torch.as_tensor(clip + np.random.default_rng(0).standard_normal(clip.size).astype(np.float32) * 1e-3)
+    )
+    assert float(mel[:20].mean()) > float(mel.max()) - 80 * math.log(10) / 10 + 1.0
+    assert FrontEnd.from_dict({"sample_rate": 16_000, "n_mels": 40, "max_seconds": 10.0}).dither == 1e-3

@@ -34,6 +34,10 @@ class FrontEnd:
     sample_rate: int = 16_000
     n_mels: int = 40
     max_seconds: float = 10.0
+    # Gaussian dither (std, full scale 1.0) added before the STFT, from a fixed seed: -60 dBFS,
+    # below the synthetic clips' own noise floor, so exact digital silence (a muted lead-in, 8-bit
+    # quantisation) looks like the quiet the model trained on (0.5 s of zeros: 35% -> 2% WER)
+    dither: float = 1e-3
 
     def load(self, source: str | Path | bytes) -> np.ndarray:
         """Any WAV -> float32 mono at ``sample_rate`` (DataError for anything unreadable or too long)."""
@@ -41,7 +45,10 @@ class FrontEnd:
 
     def features(self, wave: np.ndarray | torch.Tensor) -> torch.Tensor:
         """(S,) waveform -> (T, n_mels) float32, T = S // 160 + 1 (clips under 25 ms are zero-padded)."""
-        x = torch.as_tensor(np.asarray(wave, dtype=np.float32))
+        w = np.asarray(wave, dtype=np.float32)
+        if self.dither:  # seeded: the same clip always gives the same features
+            w = w + (np.random.default_rng(0).standard_normal(w.size) * self.dither).astype(np.float32)
+        x = torch.as_tensor(w)
         if x.numel() <= N_FFT:  # reflect padding needs more than n_fft // 2 samples
             x = torch.nn.functional.pad(x, (0, N_FFT + 1 - x.numel()))
         mel = log_mel_spectrogram(x, self.sample_rate, n_fft=N_FFT, hop_length=HOP, n_mels=self.n_mels)
@@ -56,7 +63,10 @@ class FrontEnd:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> FrontEnd:
-        return cls(int(d["sample_rate"]), int(d["n_mels"]), float(d["max_seconds"]))
+        # runs saved before the dither existed get today's default: it only changes digital silence
+        return cls(
+            int(d["sample_rate"]), int(d["n_mels"]), float(d["max_seconds"]), float(d.get("dither", 1e-3))
+        )
 
 
 def pad_with_silence(
