@@ -9,7 +9,7 @@ export KERAS_BACKEND := torch
 # Two cores: stop torch from oversubscribing when pytest-xdist runs 2 workers.
 TEST_THREADS ?= 1
 
-.PHONY: setup demo test test-fast test-gpu quality style bench clean
+.PHONY: setup demo test test-fast test-gpu quality style bench docs docs-serve clean
 
 setup: $(STAMP)
 
@@ -44,6 +44,14 @@ style: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+# The docs site: tables and figures are made from bench/results at build time (scripts/docs_hooks.py);
+# --strict turns every broken link or missing page into an error. Every code block runs in tests/docs.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
+
+docs-serve: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve
+
 # The quick benchmarks; bench/README.md lists every benchmark and its command.
 bench: $(STAMP)
 	$(PY) bench/layers_overhead.py --quick
@@ -51,4 +59,4 @@ bench: $(STAMP)
 	$(PY) bench/speed.py --quick
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache site docs/generated docs/figures

@@ -119,7 +119,7 @@ def _series_csv(path, n=200):
     return path
 
 
-class _Kill(Exception):
+class _Kill(Exception):  # noqa: N818 (a simulated SIGKILL, not an error)
     pass
 
 
@@ -153,12 +153,12 @@ def test_forecasting_resumes_after_a_kill_where_it_stopped(tmp_path):
     assert (out / runs.CHECKPOINT_FILE).exists() and not (out / runs.MODEL_FILE).exists()
 
     # The same command again resumes at epoch 3 ...
-    resumed, _ = train(cfg, options=runs.TrainOptions(out, quiet=True))
+    _resumed, _ = train(cfg, options=runs.TrainOptions(out, quiet=True))
     rows = list(csv.DictReader((out / runs.HISTORY_FILE).read_text().splitlines()))
     assert [r["epoch"] for r in rows] == ["0", "1", "2"]
     assert (out / runs.MODEL_FILE).exists() and (out / "forecaster.json").exists()
     # ... and follows the uninterrupted run (weights, optimizer and RNG come back from the checkpoint).
-    whole, _ = train(cfg, options=runs.TrainOptions(tmp_path / "whole", quiet=True))
+    _whole, _ = train(cfg, options=runs.TrainOptions(tmp_path / "whole", quiet=True))
     whole_rows = list(csv.DictReader((tmp_path / "whole" / runs.HISTORY_FILE).read_text().splitlines()))
     assert float(rows[2]["loss"]) == pytest.approx(float(whole_rows[2]["loss"]), rel=1e-5)
     # A different horizon in the same directory is refused, naming it.
