@@ -30,8 +30,15 @@ KINDS = {"python", "bash", "shell", "text"}
 PAGE_TIMEOUT = 240
 
 
+# Not yet runnable: the contract page quotes excerpts of a task package (the packages themselves
+# are tested under tests/tasks). Listed here, by name, so it cannot grow silently.
+NOT_YET_RUNNABLE = {"adding-a-task.md"}
+
+
 def pages() -> list[Path]:
-    return sorted(p for p in DOCS.rglob("*.md") if "generated" not in p.parts)
+    return sorted(
+        p for p in DOCS.rglob("*.md") if "generated" not in p.parts and p.name not in NOT_YET_RUNNABLE
+    )
 
 
 def blocks(page: Path) -> list[tuple[str, str]]:
@@ -99,8 +106,9 @@ def test_recorded_commands_parse() -> None:
             for args in _rnnkit_lines(code):
                 ctx = cli.make_context("rnnkit", list(args), resilient_parsing=False)
                 # descend into groups the way click would, parsing (not invoking) the leaf command
-                while hasattr(ctx.command, "commands") and ctx.protected_args + ctx.args:
-                    rest = ctx.protected_args + ctx.args
+                # click 8.2 keeps a group's subcommand words in _protected_args
+                while hasattr(ctx.command, "commands") and (getattr(ctx, "_protected_args", []) + ctx.args):
+                    rest = getattr(ctx, "_protected_args", []) + ctx.args
                     sub = ctx.command.get_command(ctx, rest[0])
                     shown = f"rnnkit {shlex.join(args)}"
                     assert sub is not None, f"{page.name}: no command {rest[0]!r} in `{shown}`"
