@@ -12,7 +12,7 @@
 # `make setup` can call it on every run. Needs root (or sudo) only when something is missing.
 set -euo pipefail
 
-PACKAGES=(espeak-ng sox diatheke sword-text-web sword-text-sparv chromium apertium-eng-spa fluidsynth fluid-soundfont-gm)
+PACKAGES=(espeak-ng sox diatheke sword-text-web sword-text-sparv chromium apertium-eng-spa fluidsynth fluid-soundfont-gm flite)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
