@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from tests.helpers import live_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "server"
@@ -43,23 +44,9 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def live_url(app):
     """The app under uvicorn on 127.0.0.1, on a port the OS picked (the socket is bound first: no race)."""
-    import uvicorn
 
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start within 30 s")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    with live_server(app) as url:
+        yield url
 
 
 def test_the_page_in_chromium(live_url, client):

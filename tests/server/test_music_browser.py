@@ -5,13 +5,11 @@ the plumbing from the model to the speaker, not the music."""
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
 import torch
+from tests.helpers import live_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -25,7 +23,6 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def live_url(tmp_path_factory):
-    import uvicorn
 
     from rnnkit.server.app import create_app
     from rnnkit.tasks import runs
@@ -43,20 +40,8 @@ def live_url(tmp_path_factory):
     _build(model, 4)
     model.save(run.model_path)
     app = create_app([out])
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start within 30 s")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    with live_server(app) as url:
+        yield url
 
 
 def test_compose_gives_playable_audio_and_a_piano_roll(live_url):

@@ -14,13 +14,11 @@ from __future__ import annotations
 import base64
 import json
 import shutil
-import socket
-import threading
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.helpers import live_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -64,25 +62,12 @@ def audio_runs(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def live_url(audio_runs):
-    import uvicorn
 
     from rnnkit.server.app import create_app
 
     app = create_app(list(audio_runs))
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start within 30 s")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    with live_server(app) as url:
+        yield url
 
 
 def correlation(a: np.ndarray, b: np.ndarray) -> float:

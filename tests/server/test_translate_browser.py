@@ -8,12 +8,10 @@ expected translation is known; this checks the page's plumbing, not translation 
 from __future__ import annotations
 
 import random
-import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
+from tests.helpers import live_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
@@ -61,25 +59,12 @@ def mt_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def live_url(mt_run: Path):  # type: ignore[no-untyped-def]
-    import uvicorn
 
     from rnnkit.server.app import create_app
 
     app = create_app([mt_run])
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start within 30 s")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    with live_server(app) as url:
+        yield url
 
 
 def test_translate_tab_shows_translation_nbest_and_attention(mt_run: Path, live_url: str) -> None:
