@@ -98,6 +98,24 @@ def test_subclassed_model_round_trips_with_its_arguments(tmp_path: Path) -> None
     np.testing.assert_array_equal(model.predict((a, b)), loaded.predict((a, b)))
 
 
+def test_a_same_named_class_defined_later_does_not_capture_the_saved_model(tmp_path: Path) -> None:
+    # A user's own "TwoTower" (here defined after the module-level one) must not be what
+    # load_model rebuilds from a file that recorded this module's TwoTower; CI caught the
+    # translation task's Seq2Seq being replaced by a test's local Seq2Seq this way.
+    TwoTower(units=3).save(tmp_path / "t.safetensors")
+
+    def other_init(self: Model, other: int = 1) -> None:
+        Model.__init__(self)
+
+    clash = type("TwoTower", (Model,), {"__init__": other_init, "__qualname__": "local.TwoTower"})
+    try:
+        assert saving.MODELS["TwoTower"] is clash
+        loaded = load_model(tmp_path / "t.safetensors")
+        assert type(loaded) is TwoTower and loaded.get_config() == {"units": 3}
+    finally:
+        saving.register_model(TwoTower)  # leave the registry as other tests expect it
+
+
 def test_truncated_or_corrupted_checkpoints_raise_checkpoint_error(tmp_path: Path) -> None:
     _, path = _trained(tmp_path)
     raw = path.read_bytes()

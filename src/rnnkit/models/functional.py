@@ -31,6 +31,7 @@ from rnnkit.layers.base import Layer, deserialize_layer, serialize_layer
 from rnnkit.layers.core_layers import InputLayer, input_tensor
 from rnnkit.layers.symbolic import KerasTensor, Node, flatten, map_structure, pack_as
 from rnnkit.models.model import Model, _fmt_shape
+from rnnkit.models import saving
 from rnnkit.models.saving import MODELS
 
 __all__ = ["Functional", "model_from_json"]
@@ -194,13 +195,18 @@ class Functional(Model):
 def _serialize(layer: Any) -> dict[str, Any]:
     """A layer's entry; a whole model used as a layer is saved by its class name and config."""
     if isinstance(layer, Model):
-        return {"class_name": type(layer).__name__, "config": layer.get_config()}
+        return {
+            "class_name": type(layer).__name__,
+            "class_path": saving.class_path(type(layer)),
+            "config": layer.get_config(),
+        }
     return serialize_layer(layer)
 
 
 def _deserialize(entry: dict[str, Any]) -> Any:
-    if entry.get("class_name") in MODELS:
-        return MODELS[entry["class_name"]].from_config(entry["config"])
+    cls = saving.model_class(entry, None)
+    if cls is not None:
+        return cls.from_config(entry["config"])
     return deserialize_layer(entry)
 
 
@@ -404,9 +410,9 @@ def model_from_json(json_string: str, custom_objects: dict[str, Any] | None = No
         data = json.loads(json_string)
     except json.JSONDecodeError as exc:
         raise ConfigError(invalid("json_string", json_string[:40], "the JSON of model.to_json()")) from exc
-    classes = {**MODELS, **(custom_objects or {})}
-    cls = classes.get(data.get("class_name")) if isinstance(data, dict) else None
+    cls = saving.model_class(data, custom_objects) if isinstance(data, dict) else None
     if cls is None:
+        classes = {**MODELS, **(custom_objects or {})}
         raise ConfigError(
             invalid("class_name", data.get("class_name") if isinstance(data, dict) else data, sorted(classes))
         )

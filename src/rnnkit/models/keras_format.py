@@ -432,6 +432,7 @@ def save_keras(model: Any, path: Path) -> None:
             "class_name": type(model).__name__,
             "config": native["config"],
             "registered_name": f"rnnkit>{type(model).__name__}",
+            "rnnkit_class_path": native["class_path"],
             "rnnkit_layer_shapes": native["layer_shapes"],
         }
         weights = _write_state_h5(model)
@@ -472,8 +473,7 @@ def load_keras(path: Path, custom_objects: dict[str, Any] | None = None) -> Any:
 
 
 def _load_subclassed(config: dict[str, Any], weights: bytes, path: Path, custom_objects: Any) -> Any:
-    classes = {**saving.MODELS, **(custom_objects or {})}
-    cls = classes.get(config["class_name"])
+    cls = saving.model_class({**config, "class_path": config.get("rnnkit_class_path", "")}, custom_objects)
     if cls is None:
         raise CheckpointError(
             f"{str(path)!r} holds a {config['class_name']!r} model, a class that is not defined here: "

@@ -54,7 +54,7 @@ class Model(Trainer, Weights, nn.Module):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        MODELS[cls.__name__] = cls
+        saving.register_model(cls)
         init = cls.__dict__.get("__init__")
         if init is not None:
             cls.__init__ = _record_init_args(init)  # type: ignore[method-assign]
@@ -142,7 +142,9 @@ class Model(Trainer, Weights, nn.Module):
 
     def to_json(self, **kwargs: Any) -> str:
         """Keras's ``to_json``: class name and config as JSON, no weights (``models.model_from_json``)."""
-        return json.dumps({"class_name": type(self).__name__, "config": self.get_config()}, **kwargs)
+        cls = type(self)
+        data = {"class_name": cls.__name__, "class_path": saving.class_path(cls), "config": self.get_config()}
+        return json.dumps(data, **kwargs)
 
     @property
     def metrics_names(self) -> list[str]:

@@ -58,6 +58,27 @@ _REFUSED = {
 # ``Model.__init_subclass__`` fills it; it lives here (not in model.py) so that model.py
 # imports saving and saving never imports model.
 MODELS: dict[str, type] = {}
+# The same classes by "module.qualname". A file records both names and loading prefers this
+# one, so a user's own class that happens to share a name (a ``Seq2Seq`` of their own) never
+# replaces the library's when its checkpoints are read back.
+MODELS_BY_PATH: dict[str, type] = {}
+
+
+def class_path(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def register_model(cls: type) -> None:
+    MODELS[cls.__name__] = cls
+    MODELS_BY_PATH[class_path(cls)] = cls
+
+
+def model_class(cfg: dict[str, Any], custom_objects: dict[str, Any] | None) -> Any:
+    """The class a saved config names: ``custom_objects`` first, then its module path, then its name."""
+    name = cfg.get("class_name")
+    if custom_objects and name in custom_objects:
+        return custom_objects[name]
+    return MODELS_BY_PATH.get(cfg.get("class_path", "")) or MODELS.get(name)
 
 FORMAT = "rnnkit.model/1"
 WEIGHTS_FORMAT = "rnnkit.weights/1"
@@ -127,6 +148,7 @@ def _jsonable_shape(shape: Any) -> Any:
 def model_config(model: Any) -> dict[str, Any]:
     return {
         "class_name": type(model).__name__,
+        "class_path": class_path(type(model)),
         "config": model.get_config(),
         "layer_shapes": _layer_shapes(model),
     }
@@ -304,8 +326,7 @@ def load_model(
         compile_cfg = json.loads(meta.get("compile", "null"))
     except (KeyError, json.JSONDecodeError) as exc:
         raise CheckpointError(f"{str(path)!r} has no readable model config: {exc}") from exc
-    classes = {**MODELS, **(custom_objects or {})}
-    cls: Any = classes.get(cfg["class_name"])
+    cls: Any = model_class(cfg, custom_objects)
     if cls is None:
         raise CheckpointError(
             f"{str(path)!r} holds a {cfg['class_name']!r} model, a class that is not defined here: "
