@@ -30,8 +30,8 @@ from rnnkit.errors import ConfigError, invalid
 from rnnkit.layers.base import Layer, deserialize_layer, serialize_layer
 from rnnkit.layers.core_layers import InputLayer, input_tensor
 from rnnkit.layers.symbolic import KerasTensor, Node, flatten, map_structure, pack_as
-from rnnkit.models.model import Model, _fmt_shape
 from rnnkit.models import saving
+from rnnkit.models.model import Model, _fmt_shape
 from rnnkit.models.saving import MODELS
 
 __all__ = ["Functional", "model_from_json"]

@@ -80,6 +80,7 @@ def model_class(cfg: dict[str, Any], custom_objects: dict[str, Any] | None) -> A
         return custom_objects[name]
     return MODELS_BY_PATH.get(cfg.get("class_path", "")) or MODELS.get(name)
 
+
 FORMAT = "rnnkit.model/1"
 WEIGHTS_FORMAT = "rnnkit.weights/1"
 Tensor = torch.Tensor
