@@ -9,8 +9,9 @@ loads torch only when one of the torch-backed names is first used.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
+
+from rnnkit.utils.lazy import lazy_exports
 
 _EXPORTS = {
     "SentimentConfig": "config",
@@ -41,14 +42,4 @@ def load_preset(path: Any, cls: Any, overrides: dict[str, Any] | None = None) ->
     return cls.from_toml(path, overrides)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, __all__)

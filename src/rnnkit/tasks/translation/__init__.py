@@ -9,8 +9,7 @@ importable from here; torch loads only when a torch-backed name is first used.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from rnnkit.utils.lazy import lazy_exports
 
 _EXPORTS = {
     "TranslationConfig": "config",
@@ -35,15 +34,4 @@ _EXPORTS = {
 }
 __all__ = list(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, __all__)
