@@ -181,6 +181,298 @@ def five_types() -> str:
     )
 
 
+# ------------------------------------------------------------------ task pages
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
+def _history(data: dict[str, Any]) -> list[dict[str, float]]:
+    """``history_csv`` (a list of CSV lines) as rows of floats."""
+    lines = data.get("history_csv") or []
+    if not lines:
+        return []
+    header = lines[0].split(",")
+    return [dict(zip(header, map(float, line.split(",")), strict=True)) for line in lines[1:]]
+
+
+SENTIMENT_RUNS = (
+    ("sentiment-imdb.json", "IMDB"),
+    ("sentiment-imdb-simplernn.json", "IMDB"),
+    ("sentiment-imdb-simplernn-last.json", "IMDB"),
+    ("sentiment-tweets.json", "tweets (3 classes)"),
+)
+
+
+def task_sentiment() -> str:
+    rows, parts = [], []
+    for name, data_name in SENTIMENT_RUNS:
+        d = _load(name)
+        if d is None:
+            continue
+        c, m = d["config"], d["metrics"]
+        model = (
+            f"{'Bi' if c['bidirectional'] else ''}{c['cell'].upper()}({c['units']}), {c['pooling']} pooling"
+        )
+        minutes = m["train_seconds_this_session"] / 60
+        rows.append(
+            [
+                data_name,
+                model,
+                m["epochs"],
+                f"{minutes:.1f}",
+                _pct(m["test_accuracy"]),
+                m["test_macro_f1"],
+                f"`{name}`",
+            ]
+        )
+        parts.append(f"`{d['command']}`")
+    table = _table(
+        ["data", "model", "epochs", "train minutes", "test accuracy", "macro-F1", "results file"], rows
+    )
+    return table + "\n*Made by " + "; ".join(parts) + " (1 thread).*\n"
+
+
+def task_lm() -> str:
+    rows = []
+    for name, what in (
+        ("lm-ptb.json", "Penn Treebank, words"),
+        ("lm-ptb-adam.json", "Penn Treebank, words (earlier Adam recipe)"),
+        ("char-shakespeare.json", "Shakespeare, characters"),
+    ):
+        d = _load(name)
+        if d is None:
+            continue
+        c, m = d["config"], d["metrics"]
+        model = f"{c['num_layers']} x {c['units']} {c['cell'].upper()}, {c.get('optimizer', 'adam')}"
+        rows.append([what, model, m["epochs"], m["test_perplexity"], m["test_nats_per_token"], f"`{name}`"])
+    out = _table(["corpus", "model", "epochs", "test perplexity", "test nats/token", "results file"], rows)
+    lat = []
+    for name, weights in (("suggest-latency-ptb.json", "float32"), ("suggest-latency-ptb-int8.json", "int8")):
+        d = _load(name)
+        if d is None:
+            continue
+        step, rerun = d["incremental_keystrokes_that_step"], d["rerun_prefix_all_keystrokes"]
+        lat.append([weights, step["p50_ms"], step["p99_ms"], rerun["p50_ms"], f"`{name}`"])
+    if lat:
+        out += "\n**A keystroke's suggestions** (the PTB model, 1 thread; milliseconds)\n\n"
+        out += _table(
+            [
+                "weights",
+                "keystroke that steps, p50",
+                "p99",
+                "re-running the whole prefix, p50",
+                "results file",
+            ],
+            lat,
+        )
+    for name in ("lm-ptb.json", "char-shakespeare.json"):
+        d = _load(name)
+        if d and d.get("sample"):
+            smp = d["sample"]
+            out += (
+                f"\nA sample (`{name}`: prompt {smp['prompt']!r}, temperature {smp['temperature']}, "
+                f"seed {smp['seed']}):\n\n```text\n{smp['text'].strip()[:600]}\n```\n"
+            )
+    return out + _source("lm-ptb.json", _load("lm-ptb.json") or {})
+
+
+FORECAST_CASES = ("seattle-h1", "seattle-h7", "nyc-h24", "aapl-h5")
+
+
+def task_forecast() -> str:
+    out = []
+    for case in FORECAST_CASES:
+        d = _load(f"forecast-{case}.json")
+        if d is None:
+            continue
+        c, t = d["config"], d["test"]
+        methods = t["methods"]
+        rows = [
+            [name, m["mase"], m["mae"], m["rmse"], _pct(m.get("directional_accuracy"))]
+            for name, m in methods.items()
+        ]
+        rows.sort(key=lambda r: r[1])
+        out.append(
+            f"**{case}**: `{c['data']}` {c['target']!r}, horizon {c['horizon']}, lookback {c['lookback']}, "
+            f"{t['origins']} test origins ({t['rows']})\n"
+        )
+        out.append(_table(["method", "MASE", "MAE", "RMSE", "direction right"], rows))
+        out.append(f"\n*`bench/results/forecast-{case}.json`, made by `{d['command']}`.*\n")
+    return "\n".join(out)
+
+
+def task_translate() -> str:
+    d = _load("translation-main.json")
+    if d is None:
+        return "*Not measured yet.*\n"
+    rows = [
+        [r["system"], r["split"], r["beam"] or "-", r["bleu"], r["chrf"], r["sentences"]] for r in d["rows"]
+    ]
+    tr = d["training"]
+    head = (
+        f"{tr['pairs']['train']:,} training pairs, {tr['parameters']:,} parameters, "
+        f"{tr['train_seconds_this_session'] / 60:.0f} minutes of training "
+        f"(stopped by its time budget in epoch {tr['stopped_by_time_budget']['epoch']}); "
+        "random = verses held out at random, books = whole books held out.\n\n"
+    )
+    table = _table(["system", "test split", "beam", "BLEU", "chrF", "sentences"], rows)
+    ex = d.get("examples") or []
+    sample = ""
+    if ex:
+        e = ex[0]
+        lines = f"source:    {e['source']}\nreference: {e['reference']}\nmodel:     {e['model']}"
+        sample = f"\n```text\n{lines}\n```\n"
+    return head + table + sample + _source("translation-main.json", d)
+
+
+SPEECH_RUNS = (
+    ("speech-bigru-pad.json", "BiGRU 2 x 128, 12 epochs"),
+    ("speech-gru-uni-12ep.json", "GRU 2 x 128 (streaming-ready), 12 epochs"),
+    ("speech-bilstm-8ep.json", "BiLSTM 2 x 128, 8 epochs"),
+)
+
+
+def task_speech() -> str:
+    rows, cmds = [], []
+    for name, what in SPEECH_RUNS:
+        d = _load(name)
+        if d is None:
+            continue
+        m, f = d["metrics"], d["flite"]
+        rows.append(
+            [
+                what,
+                _pct(m["test_greedy_wer"]),
+                _pct(m["test_beam+lm_wer"]),
+                _pct(f["greedy"]["wer"]),
+                _pct(f["beam+lm"]["wer"]),
+                d["real_time_factor_1_thread"].get("greedy"),
+                f"`{name}`",
+            ]
+        )
+        cmds.append(f"`{d['command']}`")
+    header = [
+        "model",
+        "test WER, greedy",
+        "test WER, beam + LM",
+        "unseen voices (flite) WER, greedy",
+        "flite, beam + LM",
+        "real-time factor (greedy, 1 thread)",
+        "results file",
+    ]
+    return _table(header, rows) + "\n*Made by " + "; ".join(cmds) + ".*\n"
+
+
+def task_commands() -> str:
+    rows, cmds = [], []
+    for name in ("commands-words.json", "commands-digits.json"):
+        d = _load(name)
+        if d is None:
+            continue
+        m = d["metrics"]
+        rows.append(
+            [
+                m["data"],
+                len(m["classes"]),
+                m["samples"]["test"],
+                _pct(m["test_accuracy"]),
+                _pct(d["flite"]["accuracy"]),
+                d["real_time_factor_1_thread"]["recognize"],
+                f"`{name}`",
+            ]
+        )
+        cmds.append(f"`{d['command']}`")
+    header = [
+        "data",
+        "classes",
+        "test clips",
+        "test accuracy",
+        "unseen voices (flite)",
+        "real-time factor",
+        "file",
+    ]
+    return _table(header, rows) + "\n*Made by " + "; ".join(cmds) + ".*\n"
+
+
+def task_music() -> str:
+    out = []
+    mel = _load("music-melody.json")
+    if mel is not None:
+        rows = [["LSTM 2 x 256 (this task)", mel["test"]["nll_per_note"]]]
+        rows += [[name, b["nll"]] for name, b in mel["baselines_test"].items()]
+        out.append(
+            f"**Melody** (soprano lines; test tunes never seen in training; {mel['epochs_run']} epochs, "
+            f"{mel['train_seconds'] / 60:.0f} minutes)\n"
+        )
+        out.append(_table(["model", "test NLL per note (nats, lower is better)"], rows))
+        out.append(_source("music-melody.json", mel))
+    satb = _load("music-satb.json")
+    if satb is not None:
+        rows = [["LSTM 2 x 256 (this task)", satb["test"]["nll_per_step"]]]
+        rows += [[name, b["per_step"]] for name, b in satb["baselines_test"].items()]
+        out.append(
+            f"\n**Four voices** (SATB on a sixteenth grid; {satb['epochs_run']} epochs, "
+            f"{satb['train_seconds'] / 60:.0f} minutes)\n"
+        )
+        out.append(_table(["model", "test NLL per step, four voices (nats)"], rows))
+        comp = satb["composed"]
+        out.append(
+            f"\nParallel fifths and octaves per 100 chord changes: composed "
+            f"{comp['model']['parallels_per_100_changes']:.1f}, Bach "
+            f"{comp['bach']['parallels_per_100_changes']:.2f}.\n"
+        )
+        out.append(_source("music-satb.json", satb))
+    return "\n".join(out)
+
+
+def task_caption() -> str:
+    rows, cmds = [], []
+    for name in ("caption-shapes.json", "caption-digits.json"):
+        d = _load(name)
+        if d is None:
+            continue
+        cmds.append(f"`{d['command']}`")
+        for r in d["rows"]:
+            s = r["scores"].get("all", r["scores"])
+            held = r["scores"].get("held_out", {}).get("exact_match")
+            rows.append(
+                [
+                    r["data"],
+                    r["model"],
+                    r["decoder"],
+                    r["epochs"],
+                    r["train_minutes"],
+                    s["bleu4"],
+                    _pct(s["exact_match"]),
+                    _pct(held),
+                ]
+            )
+    header = [
+        "data",
+        "model",
+        "decoder",
+        "epochs",
+        "train minutes",
+        "BLEU-4",
+        "exact match",
+        "exact, held-out pairs",
+    ]
+    return _table(header, rows) + "\n*Made by " + "; ".join(cmds) + ".*\n"
+
+
+def task_snippets() -> dict[str, str]:
+    return {
+        "task-sentiment": task_sentiment(),
+        "task-lm": task_lm(),
+        "task-forecast": task_forecast(),
+        "task-translate": task_translate(),
+        "task-speech": task_speech(),
+        "task-commands": task_commands(),
+        "task-music": task_music(),
+        "task-caption": task_caption(),
+    }
+
+
 # ------------------------------------------------------------------ figures
 def figures() -> None:
     try:
@@ -219,11 +511,149 @@ def figures() -> None:
         fig.tight_layout()
         fig.savefig(FIGURES / "five-types.png", dpi=110)
         plt.close(fig)
+    task_figures(plt)
+
+
+# PNGs that bench scripts drew from their own results: copied as they are.
+COPIED_FIGURES = (
+    "forecast-seattle-h7-test.png",
+    "forecast-nyc-h24-test.png",
+    "forecast-aapl-h5-test.png",
+    "forecast-seattle-h7-future.png",
+    "commands-words-confusion.png",
+    "memory-adding.png",
+)
+
+
+def _save(fig: Any, name: str) -> None:
+    fig.tight_layout()
+    fig.savefig(FIGURES / name, dpi=110)
+
+
+def _bars(plt: Any, name: str, title: str, ylabel: str, labels: list[str], values: list[float]) -> None:
+    fig, ax = plt.subplots(figsize=(7, 3.4))
+    ax.bar(labels, values, color=["#4477aa"] + ["#bbbbbb"] * (len(values) - 1))
+    for i, v in enumerate(values):
+        ax.text(i, v, f"{v:.2f}", ha="center", va="bottom", fontsize=8)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.tick_params(axis="x", labelsize=8)
+    _save(fig, name)
+    plt.close(fig)
+
+
+def task_figures(plt: Any) -> None:
+    """One figure per task page (and section 5 of the guide), from the recorded results."""
+    for name in COPIED_FIGURES:
+        if (RESULTS / name).is_file():
+            (FIGURES / name).write_bytes((RESULTS / name).read_bytes())
+    curves = [(n, _load(n)) for n, _ in SENTIMENT_RUNS[:3]]
+    if all(d is not None for _, d in curves):
+        fig, ax = plt.subplots(figsize=(7, 3.6))
+        for _, d in curves:
+            c = d["config"]  # type: ignore[index]
+            hist = _history(d)  # type: ignore[arg-type]
+            label = f"{'Bi' if c['bidirectional'] else ''}{c['cell'].upper()}, {c['pooling']} pooling"
+            ax.plot(
+                [h["epoch"] + 1 for h in hist], [100 * h["val_accuracy"] for h in hist], "o-", label=label
+            )
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("validation accuracy (%)")
+        ax.set_title("IMDB sentiment: which models learn")
+        ax.legend(fontsize=8)
+        _save(fig, "sentiment-imdb.png")
+        plt.close(fig)
+    ptb = _load("lm-ptb.json")
+    if ptb is not None:
+        hist = _history(ptb)
+        fig, ax = plt.subplots(figsize=(7, 3.4))
+        ax.plot([h["epoch"] + 1 for h in hist], [math.exp(h["loss"]) for h in hist], "o-", label="training")
+        ax.plot(
+            [h["epoch"] + 1 for h in hist], [math.exp(h["val_loss"]) for h in hist], "o-", label="validation"
+        )
+        ax.set_yscale("log")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("perplexity")
+        ax.set_title("Penn Treebank word language model (2 x 200 LSTM)")
+        ax.legend()
+        _save(fig, "lm-ptb.png")
+        plt.close(fig)
+    mt = _load("translation-main.json")
+    if mt is not None:
+        rows = [r for r in mt["rows"] if r["split"] == "random" and r["system"] != "copy source"]
+        labels = [f"{r['system']}" + (f" (beam {r['beam']})" if r["beam"] else "") for r in rows]
+        fig, ax = plt.subplots(figsize=(7, 3.4))
+        xs = range(len(rows))
+        ax.bar([x - 0.2 for x in xs], [r["bleu"] for r in rows], 0.4, label="BLEU")
+        ax.bar([x + 0.2 for x in xs], [r["chrf"] for r in rows], 0.4, label="chrF")
+        ax.set_xticks(list(xs), labels, fontsize=8)
+        ax.set_title("English -> Spanish, verses held out at random")
+        ax.legend()
+        _save(fig, "translation.png")
+        plt.close(fig)
+    speech = [(what, _load(n)) for n, what in SPEECH_RUNS]
+    speech = [(w, d) for w, d in speech if d is not None]
+    if speech:
+        fig, ax = plt.subplots(figsize=(7, 3.4))
+        xs = range(len(speech))
+        ax.bar(
+            [x - 0.2 for x in xs],
+            [100 * d["metrics"]["test_beam+lm_wer"] for _, d in speech],
+            0.4,
+            label="test (voices seen in training)",
+        )
+        ax.bar(
+            [x + 0.2 for x in xs],
+            [100 * d["flite"]["beam+lm"]["wer"] for _, d in speech],
+            0.4,
+            label="flite voices (never seen)",
+        )
+        ax.set_xticks(list(xs), [w.split(",")[0] for w, _ in speech], fontsize=8)
+        ax.set_ylabel("word error rate (%), beam + LM")
+        ax.set_title("Spoken digit strings to text")
+        ax.legend(fontsize=8)
+        _save(fig, "speech.png")
+        plt.close(fig)
+    mel = _load("music-melody.json")
+    if mel is not None:
+        labels = ["LSTM", *mel["baselines_test"]]
+        values = [mel["test"]["nll_per_note"], *(b["nll"] for b in mel["baselines_test"].values())]
+        _bars(
+            plt,
+            "music-melody.png",
+            "Bach melodies: test tunes never seen",
+            "NLL per note (nats)",
+            labels,
+            values,
+        )
+    cap = _load("caption-shapes.json")
+    if cap is not None:
+        rows = [
+            r
+            for r in cap["rows"]
+            if r["decoder"] in ("greedy", "slots") and r["run"].endswith(("-att", "noatt", "slots"))
+        ]
+        labels = [r["model"] for r in rows]
+        values = [100 * r["scores"]["held_out"]["exact_match"] for r in rows]
+        _bars(
+            plt,
+            "caption.png",
+            "Captions of unseen shape pairs: exact match",
+            "exact match (%)",
+            labels,
+            values,
+        )
 
 
 def generate() -> None:
     GENERATED.mkdir(parents=True, exist_ok=True)
-    snippets = {**speed_tables(), "tasks": task_table(), "memory": memory_table(), "five-types": five_types()}
+    snippets = {
+        **speed_tables(),
+        "tasks": task_table(),
+        "memory": memory_table(),
+        "five-types": five_types(),
+        **task_snippets(),
+    }
     for name, text in snippets.items():
         (GENERATED / f"{name}.md").write_text(text, encoding="utf-8")
     figures()

@@ -1,9 +1,11 @@
 """Every code block of the docs site runs, so the guide cannot rot.
 
-- ```` ```python ```` blocks of a page run in order, in one fresh interpreter per page, in an
-  empty temporary folder (a later block sees what an earlier one defined, as a reader would).
-- ```` ```bash ```` blocks run with ``bash -euo pipefail`` in the same folder, after the page's
-  Python blocks, with the project's ``rnnkit`` command on PATH.
+- ```` ```python ```` and ```` ```bash ```` blocks of a page run in the page's order, as a reader
+  would run them, in one fresh interpreter per page and an empty temporary folder: a later
+  Python block sees what an earlier one defined, and a command sees the files an earlier block
+  wrote (a run directory trained from Python, then used by ``rnnkit predict``).
+- ```` ```bash ```` blocks run with ``bash -euo pipefail`` in that folder, with the project's
+  ``rnnkit`` command on PATH.
 - ```` ```shell ```` blocks are the recorded commands of benchmarks that take minutes to hours
   (each is the command stored in its ``bench/results`` file): their ``rnnkit`` lines are parsed
   by the real CLI (unknown commands or options fail the test) but not run.
@@ -63,19 +65,40 @@ def _run(cmd: list[str], cwd: Path, what: str) -> None:
         pytest.fail(f"{what} failed (exit {proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
 
 
+# A page becomes one Python script: its Python blocks as they are, each bash block as a call
+# of this helper at its place, so blocks share one interpreter and run in the page's order.
+BASH_HELPER = """
+def _docs_bash(number, code):
+    import subprocess, sys
+    done = subprocess.run(["bash", "-euo", "pipefail", "-c", code], check=False)
+    if done.returncode != 0:
+        sys.exit(f"bash block {number} failed (exit {done.returncode})")
+"""
+
+
+def page_script(found: list[tuple[str, str]]) -> str:
+    """The page's python and bash blocks, in order, as one script (``""`` when it has none)."""
+    parts, bash = [], 0
+    for kind, code in found:
+        if kind == "python":
+            parts.append(code)
+        elif kind == "bash":
+            bash += 1
+            parts.append(f"_docs_bash({bash}, {code!r})\n")
+    if not parts:
+        return ""
+    return (BASH_HELPER if bash else "") + "\n\n".join(parts)
+
+
 @pytest.mark.parametrize("page", pages(), ids=lambda p: str(p.relative_to(DOCS)))
 def test_page_code_runs(page: Path, tmp_path: Path) -> None:
     found = blocks(page)
     unknown = sorted({kind for kind, _ in found} - KINDS)
     assert not unknown, f"{page.name}: code fences must be one of {sorted(KINDS)}, found {unknown}"
-    python = [code for kind, code in found if kind == "python"]
-    bash = [code for kind, code in found if kind == "bash"]
-    if python:
-        script = tmp_path / "page.py"
-        script.write_text("\n\n".join(python), encoding="utf-8")
-        _run([sys.executable, str(script)], tmp_path, f"{page.name}: python blocks")
-    for i, code in enumerate(bash):
-        _run(["bash", "-euo", "pipefail", "-c", code], tmp_path, f"{page.name}: bash block {i + 1}")
+    script = page_script(found)
+    if script:
+        (tmp_path / "page.py").write_text(script, encoding="utf-8")
+        _run([sys.executable, "page.py"], tmp_path, f"{page.name}: code blocks")
 
 
 def _rnnkit_lines(code: str) -> list[list[str]]:
