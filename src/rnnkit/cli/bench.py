@@ -16,11 +16,12 @@ from typing import Annotated, Any
 import typer
 
 from rnnkit.cli.diagnose import command_line, parse_cells, parse_ints
+from rnnkit.cli.groups import LightHelpGroup
 from rnnkit.labs.names import CELL_NAMES, TASKS, check_lengths, check_task
 from rnnkit.tasks.tables import print_table
 from rnnkit.utils.io import atomic_write_json
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="Measured benchmarks.")
+app = typer.Typer(cls=LightHelpGroup, no_args_is_help=True, add_completion=False, help="Measured benchmarks.")
 
 
 @app.callback()

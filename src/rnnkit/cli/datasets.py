@@ -6,9 +6,15 @@ from typing import Annotated
 
 import typer
 
+from rnnkit.cli.groups import LightHelpGroup
 from rnnkit.tasks.tables import print_table
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="Bundled real datasets (no downloads).")
+app = typer.Typer(
+    cls=LightHelpGroup,
+    no_args_is_help=True,
+    add_completion=False,
+    help="Bundled real datasets (no downloads).",
+)
 
 
 def _fmt_splits(splits: dict[str, int]) -> str:

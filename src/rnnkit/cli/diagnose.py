@@ -17,12 +17,15 @@ from typing import Annotated, Any
 
 import typer
 
+from rnnkit.cli.groups import LightHelpGroup
 from rnnkit.errors import ConfigError, invalid
 from rnnkit.labs.names import CELL_NAMES, INITS, check_cells, check_init, check_length
 from rnnkit.tasks.tables import print_table
 from rnnkit.utils.io import atomic_write_json
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="Diagnose recurrent networks.")
+app = typer.Typer(
+    cls=LightHelpGroup, no_args_is_help=True, add_completion=False, help="Diagnose recurrent networks."
+)
 
 
 @app.callback()

@@ -5,8 +5,10 @@
     rnnkit predict / suggest / generate / forecast / backtest / ...  (tasks' cli.py COMMANDS)
     rnnkit serve RUN_DIR...; rnnkit datasets; rnnkit diagnose; rnnkit bench
 
-Task commands are found through :mod:`rnnkit.tasks.registry` when the command line needs
-them; task ``cli.py`` modules import no torch at module level, so ``rnnkit --help`` is fast.
+The general commands' modules are imported only when the command line reaches them
+(:data:`GENERAL`, :class:`rnnkit.cli.groups.LazyGroup`); task commands are found through
+:mod:`rnnkit.tasks.registry`, whose ``cli.py`` modules import no torch at module level, so
+``rnnkit --help`` is fast.
 
 Every usage error (missing argument, unknown command, ``--epochs abc``) and every error
 rnnkit raises on purpose (:class:`~rnnkit.errors.RnnkitError`) ends the command with one
@@ -16,25 +18,38 @@ line on stderr and exit code 2 -- no traceback.
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import logging
 import sys
 from typing import Any
 
 import typer
-from typer.core import TyperGroup
 
-from rnnkit.cli import bench, datasets, diagnose, evaluate, serve, train
+from rnnkit.cli.groups import LazyGroup, command_from_function
 from rnnkit.errors import RnnkitError
 from rnnkit.tasks import registry
 
-
-def command_from_function(name: str, fn: Any) -> Any:
-    """A typer-style function (``Annotated`` options) as a click command."""
-    single = typer.Typer(add_completion=False, rich_markup_mode=None, pretty_exceptions_enable=False)
-    single.command(name)(fn)
-    return typer.main.get_command(single)
+# The general commands: {name: ("module:attribute", the one-line help `rnnkit --help` shows)}.
+# A module is imported only when its command runs or shows its own help; tests/cli/test_startup.py
+# checks each line against the command's own help.
+GENERAL: dict[str, tuple[str, str]] = {
+    "evaluate": (
+        "rnnkit.cli.evaluate:evaluate",
+        "Score a trained run on a split of its data (the task's own metrics).",
+    ),
+    "serve": (
+        "rnnkit.cli.serve:serve",
+        "Serve trained runs over HTTP: a JSON API (/docs) and a demo page (/).",
+    ),
+    "export": (
+        "rnnkit.cli.export:export",
+        "Export a trained model to ONNX (dynamic batch and length) or to a Keras 3 .keras file.",
+    ),
+    "train": ("rnnkit.cli.train:app", "Train a model for a task into a run directory."),
+    "datasets": ("rnnkit.cli.datasets:app", "Bundled real datasets (no downloads)."),
+    "diagnose": ("rnnkit.cli.diagnose:app", "Diagnose recurrent networks."),
+    "bench": ("rnnkit.cli.bench:app", "Measured benchmarks."),
+}
 
 
 def task_commands() -> dict[str, tuple[str, Any]]:
@@ -42,32 +57,28 @@ def task_commands() -> dict[str, tuple[str, Any]]:
     found: dict[str, tuple[str, Any]] = {}
     for task in registry.TASKS:
         for name, fn in task.command_functions().items():
-            if name in found:
-                raise RuntimeError(
-                    f"command {name!r} is defined by tasks {found[name][0]!r} and {task.name!r}"
-                )
+            if name in found or name in GENERAL:
+                owner = found[name][0] if name in found else "rnnkit"
+                raise RuntimeError(f"command {name!r} is defined by {owner!r} and task {task.name!r}")
             found[name] = (task.name, fn)
     return found
 
 
-class RootGroup(TyperGroup):
+class RootGroup(LazyGroup):
     """The general commands, then the task commands, in the registry's order."""
+
+    lazy = GENERAL
 
     def list_commands(self, ctx: Any) -> list[str]:
         return [*super().list_commands(ctx), *task_commands()]
 
-    def format_commands(self, ctx: Any, formatter: Any) -> None:
+    def command_rows(self, ctx: Any) -> list[tuple[str, str]]:
         # Task commands are listed from their docstrings: building them (typer reads every
         # signature) would cost `rnnkit --help` most of its time.
-        rows = []
-        for name in super().list_commands(ctx):
-            command = super().get_command(ctx, name)
-            if command is not None and not command.hidden:
-                rows.append((name, command.get_short_help_str(limit=70)))
+        rows = super().command_rows(ctx)
         for name, (_, fn) in task_commands().items():
             rows.append((name, (fn.__doc__ or "").strip().split("\n")[0]))
-        with formatter.section("Commands"):
-            formatter.write_dl(rows)
+        return rows
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         command = super().get_command(ctx, cmd_name)
@@ -87,17 +98,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Recurrent networks, easy and measured.",
 )
-app.add_typer(train.app, name="train")
-app.add_typer(datasets.app, name="datasets")
-app.add_typer(diagnose.app, name="diagnose")
-app.add_typer(bench.app, name="bench")
-app.command("evaluate")(evaluate.evaluate)
-app.command("serve")(serve.serve)
-# `rnnkit export` (the Keras engineer's file): mounted once it exists; its own import errors propagate.
-if importlib.util.find_spec("rnnkit.cli.export") is not None:
-    from rnnkit.cli import export
 
-    app.command("export")(export.export)
+
+@app.callback()
+def _root() -> None:
+    """Recurrent networks, easy and measured."""
 
 
 class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
@@ -147,7 +152,7 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(2)
         if hasattr(exc, "format_message") and isinstance(getattr(exc, "exit_code", None), int):
             typer.echo(f"error: {exc.format_message()}", err=True)  # one line, no usage box
-            sys.exit(exc.exit_code)
+            sys.exit(exc.exit_code)  # type: ignore[attr-defined]
         raise
     sys.exit(code if isinstance(code, int) else 0)
 

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperGroup
 
+from rnnkit.cli.groups import LightHelpGroup
 from rnnkit.config import field_types, parse_value
 from rnnkit.errors import ConfigError
 from rnnkit.tasks import registry
@@ -193,7 +193,7 @@ def summary(metrics: dict[str, Any]) -> str:
     return ", ".join(shown) or "done"
 
 
-class TrainGroup(TyperGroup):
+class TrainGroup(LightHelpGroup):
     """``train``'s sub-commands: the registry's tasks, each built when first asked for."""
 
     def list_commands(self, ctx: Any) -> list[str]:
