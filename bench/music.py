@@ -58,6 +58,7 @@ def main() -> None:
     ap.add_argument("--temperature", type=float, default=1.0)
     ap.add_argument("--top-p", type=float, default=0.95)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--allow-parallels", action="store_true", help="compose without the fifths/octaves guard")
     args = ap.parse_args()
     torch.set_num_threads(1)
     t0 = time.perf_counter()
@@ -67,7 +68,9 @@ def main() -> None:
     ds: Any = datasets.load(music.config.dataset)
     splits = {s: [piece_from_chorale(c) for c in ds.chorales[s]] for s in ("train", "validation", "test")}
     test_nll = music.evaluate("test")
-    sampling = Sampling(args.temperature, None, args.top_p, args.seed)
+    sampling = Sampling(
+        args.temperature, None, args.top_p, args.seed, avoid_parallels=not args.allow_parallels
+    )
     result: dict[str, Any] = {
         "command": shlex.join(["python", *sys.argv]),
         "train_command": args.train_command,
@@ -80,7 +83,12 @@ def main() -> None:
         "epochs_run": len(runs.read_history(run.file(runs.HISTORY_FILE)).get("loss", [])),
         "validation": metrics["validation"],
         "test": test_nll,
-        "sampling": {"temperature": args.temperature, "top_p": args.top_p, "seed": args.seed},
+        "sampling": {
+            "temperature": args.temperature,
+            "top_p": args.top_p,
+            "seed": args.seed,
+            "avoid_parallels": sampling.avoid_parallels,
+        },
     }
     if music.voices == 1:
         result["baselines_test"] = melody_baselines(splits)

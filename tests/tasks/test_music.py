@@ -187,6 +187,39 @@ def test_compose_and_harmonize_four_voices():
     assert all(math.isclose(sum(d for _, d in v), 12.0) for v in out.voices)
 
 
+def test_parallel_mask_forbids_exactly_what_the_checks_count():
+    # Brute force over random previous/current chords: a pitch is masked iff the report's rule
+    # (both voices move the same way, from a fifth or octave into the same interval) fires for
+    # one of the voices already chosen at this step.
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        prev = torch.from_numpy(rng.integers(40, 80, size=(3, 4)))
+        now = torch.from_numpy(rng.integers(40, 80, size=(3, 4)))
+        prev[0, 1] = data.REST_ID  # a voice that rested: nothing to forbid against it
+        for v in range(1, 4):
+            bad = sampling.parallel_mask(v, now, prev)
+            for b in range(3):
+                for q in range(40, 80):
+                    expect = False
+                    for u in range(v):
+                        if data.REST_ID in (int(prev[b, u]), int(prev[b, v])):
+                            continue
+                        du, dv = int(now[b, u] - prev[b, u]), q - int(prev[b, v])
+                        ia, ib = int(prev[b, u] - prev[b, v]) % 12, (int(now[b, u]) - q) % 12
+                        expect |= du * dv > 0 and ia == ib and ia in (0, 7)
+                    assert bool(bad[b, q]) == expect, (b, v, q)
+            assert not bad[:, data.HOLD_ID].any() and not bad[:, data.REST_ID].any()
+
+
+def test_composed_chorales_have_no_parallels_unless_allowed():
+    model = _tiny(ChoraleLM)
+    kw = {"n": 6, "bars": 4, "key": Key(0, "major"), "meter": "4/4"}
+    guarded = compose_chorales(model, sampling=Sampling(1.5, seed=3), **kw)
+    assert musical_checks(guarded)["parallels_per_100_changes"] == 0
+    free = compose_chorales(model, sampling=Sampling(1.5, seed=3, avoid_parallels=False), **kw)
+    assert musical_checks(free)["parallels_per_100_changes"] > 0  # an untrained model makes them
+
+
 def test_sampling_arguments_are_checked():
     with pytest.raises(
         ConfigError, match=r"^temperature=-0.5 is not valid: expected a number >= 0 \(0 = greedy"

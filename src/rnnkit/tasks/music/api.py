@@ -1,7 +1,7 @@
 """The music task's HTTP routes (mounted by ``rnnkit serve``)::
 
     POST /api/compose    {"bars"?, "key"?, "meter"?, "temperature"?, "top_k"?, "top_p"?, "seed"?,
-                          "tempo"?, "audio"?, "run"?}
+                          "tempo"?, "audio"?, "avoid_parallels"?, "run"?}
     POST /api/harmonize  {"melody": base64 MIDI, "key"?, "temperature"?, ..., "run"?}  (four-voice runs)
         -> key, meter, bars, voices, notes (per voice [[pitch, start, duration], ...] in quarter notes),
            midi (base64), wav (base64 or null) and wav_error (why there is no WAV, or null)
@@ -35,7 +35,13 @@ class Sampled(Request):
     seed: Int = Field(default=0, ge=0, le=2**31 - 1)
     tempo: Int = Field(default=80, ge=20, le=240, description="Quarter notes per minute.")
     audio: bool = Field(default=True, description="Render a WAV with fluidsynth.")
+    avoid_parallels: bool = Field(default=True, description="Four voices: no consecutive fifths or octaves.")
     run: RunName = None
+
+    def sampling(self) -> Any:
+        from rnnkit.tasks.music.sampling import Sampling
+
+        return Sampling(self.temperature, self.top_k, self.top_p, self.seed, self.avoid_parallels)
 
 
 class ComposeRequest(Sampled):
@@ -101,11 +107,10 @@ def router(ctx: ServeContext) -> APIRouter:
     @api.post("/api/compose", response_model=PieceResponse, responses=ERRORS)
     async def compose(req: ComposeRequest) -> PieceResponse:
         """Compose a melody or a four-voice chorale; MIDI and WAV in the response."""
-        from rnnkit.tasks.music.sampling import Sampling
         from rnnkit.tasks.music.theory import Key, bar_length
 
         run = ctx.get(req.run)
-        sampling = Sampling(req.temperature, req.top_k, req.top_p, req.seed)
+        sampling = req.sampling()
         key = Key.parse(req.key)
         bar_length(req.meter)
 
@@ -124,11 +129,10 @@ def router(ctx: ServeContext) -> APIRouter:
         from pathlib import Path
 
         from rnnkit.tasks.music.midi import read_melody
-        from rnnkit.tasks.music.sampling import Sampling
         from rnnkit.tasks.music.theory import Key
 
         run = ctx.get(req.run)
-        sampling = Sampling(req.temperature, req.top_k, req.top_p, req.seed)
+        sampling = req.sampling()
         key = Key.parse(req.key) if req.key else None
         try:
             raw = base64.b64decode(req.melody, validate=True)

@@ -83,6 +83,9 @@ def compose(
     top_k: Annotated[int | None, typer.Option(help="Sample only from the K most likely choices.")] = None,
     top_p: Annotated[float | None, typer.Option(help="Sample from the smallest set with mass >= P.")] = None,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same piece.")] = 0,
+    allow_parallels: Annotated[
+        bool, typer.Option(help="Four voices: allow consecutive fifths and octaves (forbidden by default).")
+    ] = False,
     tempo: Annotated[int, typer.Option(help="Quarter notes per minute.")] = 80,
     wav: Annotated[Path | None, typer.Option(help="Also render audio with fluidsynth (.wav).")] = None,
     plot: Annotated[Path | None, typer.Option(help="Also draw the piano roll (.png).")] = None,
@@ -95,7 +98,7 @@ def compose(
     from rnnkit.tasks.music.theory import Key, bar_length
 
     check_bars(bars)
-    sampling = Sampling(temperature, top_k, top_p, seed)
+    sampling = Sampling(temperature, top_k, top_p, seed, avoid_parallels=not allow_parallels)
     key_ = Key.parse(key)
     bar_length(meter)
     music = MusicModel.load(run)
@@ -114,6 +117,9 @@ def harmonize(
     top_k: Annotated[int | None, typer.Option(help="Sample only from the K most likely choices.")] = None,
     top_p: Annotated[float | None, typer.Option(help="Sample from the smallest set with mass >= P.")] = None,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same harmony.")] = 0,
+    allow_parallels: Annotated[
+        bool, typer.Option(help="Four voices: allow consecutive fifths and octaves (forbidden by default).")
+    ] = False,
     tempo: Annotated[int, typer.Option(help="Quarter notes per minute.")] = 80,
     wav: Annotated[Path | None, typer.Option(help="Also render audio with fluidsynth (.wav).")] = None,
     plot: Annotated[Path | None, typer.Option(help="Also draw the piano roll (.png).")] = None,
@@ -126,7 +132,7 @@ def harmonize(
     from rnnkit.tasks.music.sampling import Sampling
     from rnnkit.tasks.music.theory import Key
 
-    sampling = Sampling(temperature, top_k, top_p, seed)
+    sampling = Sampling(temperature, top_k, top_p, seed, avoid_parallels=not allow_parallels)
     music = MusicModel.load(run)
     tune = read_melody(melody, key=Key.parse(key) if key else None)
     piece = music.harmonize(tune, sampling=sampling)[0]

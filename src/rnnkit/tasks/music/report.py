@@ -3,6 +3,7 @@ test chorales' keys, meters, pickups and lengths, and on harmonisations of their
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from rnnkit.tasks.music.predictor import MusicModel
@@ -28,12 +29,7 @@ def compose_like(music: MusicModel, test: list[Piece], n: int, sampling: Samplin
             bars=_bars(ref),
             key=ref.key,
             meter=ref.meter,
-            sampling=Sampling(
-                sampling.temperature,
-                sampling.top_k,
-                sampling.top_p,
-                sampling.seed * len(test) + i,  # distinct seeds
-            ),
+            sampling=dataclasses.replace(sampling, seed=sampling.seed * len(test) + i),  # distinct seeds
             bar_offset=ref.bar_offset,
         )
         out.extend(pieces)

@@ -3,7 +3,11 @@
 
 Every choice goes through :func:`rnnkit.tasks.decoding.filter_logits` (temperature, then
 top-k, then top-p), after the logits of notes outside the voice's range (VOICE_RANGES) and
-of durations that would run past the requested length are set to -inf. ``temperature=0``
+of durations that would run past the requested length are set to -inf. Four voices: with
+``avoid_parallels`` (the default) a voice may not move into a fifth or an octave/unison with a
+voice already chosen at this step when the two stood at that interval before and move the same
+way (the rule the report's ``parallels`` counts; holding a note is always allowed, so a choice
+always remains). ``temperature=0``
 is greedy decoding: always the most likely choice. Pieces are generated as a batch (one
 row per piece) with one ``torch.Generator`` seeded by ``seed``, so a seed gives the same
 pieces on every run.
@@ -44,12 +48,14 @@ Tensor = torch.Tensor
 
 @dataclass(frozen=True)
 class Sampling:
-    """How to choose: temperature (0 = greedy), top-k, top-p, the seed."""
+    """How to choose: temperature (0 = greedy), top-k, top-p, the seed; four voices: whether
+    consecutive fifths and octaves are forbidden."""
 
     temperature: float = 1.0
     top_k: int | None = None
     top_p: float | None = None
     seed: int = 0
+    avoid_parallels: bool = True
 
     def __post_init__(self) -> None:
         t = self.temperature
@@ -86,6 +92,30 @@ def _range_mask(voice: str, size: int) -> Tensor:
     if size > HOLD_ID:
         ok[HOLD_ID] = True
     return ok
+
+
+def parallel_mask(v: int, sound: Tensor, sound_in: Tensor) -> Tensor:
+    """(B, N_TOKENS) True where voice ``v``'s pitch would make consecutive fifths or octaves.
+
+    With voices ``u < v`` already chosen (``sound``, this step) and the previous step's
+    ``sound_in`` (MIDI pitches; ``REST_ID`` or ``BOS_PITCH`` where nothing sounded): pitch ``p``
+    is forbidden when ``(prev_u - prev_v) mod 12`` is 0 or 7, ``(now_u - p) mod 12`` equals it,
+    and both voices move in the same direction (``(now_u - prev_u)(p - prev_v) > 0``).
+    """
+    b = sound.shape[0]
+    bad = torch.zeros(b, N_TOKENS, dtype=torch.bool)
+    pitches = torch.arange(REST_ID)  # candidate MIDI pitches 0..127
+    prev_v = sound_in[:, v]
+    for u in range(v):
+        prev_u, now_u = sound_in[:, u], sound[:, u]
+        sounding = (prev_u < REST_ID) & (prev_v < REST_ID) & (now_u < REST_ID)  # (B,)
+        interval = (prev_u - prev_v) % 12
+        perfect = sounding & ((interval == 0) | (interval == 7))
+        du = (now_u - prev_u).unsqueeze(1)  # (B, 1)
+        dv = pitches.unsqueeze(0) - prev_v.unsqueeze(1)  # (B, 128)
+        same_class = (now_u.unsqueeze(1) - pitches.unsqueeze(0)) % 12 == interval.unsqueeze(1)
+        bad[:, :REST_ID] |= perfect.unsqueeze(1) & same_class & (du * dv > 0)
+    return bad
 
 
 @torch.no_grad()
@@ -177,6 +207,8 @@ def compose_chorales(
                 choice = torch.full((n,), int(fixed[i]))
             else:
                 logits = model.voice_logits(v, h, tok, sound).masked_fill(~masks[v], float("-inf"))
+                if sampling.avoid_parallels and i > 0:
+                    logits = logits.masked_fill(parallel_mask(v, sound, sound_in), float("-inf"))
                 if i == 0:  # nothing sounds yet: a voice starts with a note or a rest
                     logits[:, HOLD_ID] = float("-inf")
                 choice = sampling.choose(logits, gen)
