@@ -58,3 +58,22 @@ def test_figures_follow_the_umask(tmp_path):
     for name in ("a.png", "curve.jpg"):
         assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o644, name
     assert (tmp_path / "curve.jpg").read_bytes().startswith(MAGIC[".jpg"])
+
+
+def test_a_one_epoch_curve_has_whole_epoch_ticks_and_its_values_written(tmp_path, monkeypatch):
+    """Issue 20 item 16: one epoch drew an x-axis from 0.96 to 1.04 with fractional ticks."""
+    from rnnkit.models import plotting
+
+    figures = []
+    real_save = plotting.save_png
+    monkeypatch.setattr(plotting, "save_png", lambda fig, path: figures.append(fig) or real_save(fig, path))
+    plot_history({"loss": [4.7], "val_loss": [5.87]}, tmp_path / "curve.png", title="lm training (run/)")
+    (ax,) = figures[0].axes
+    fig_ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+    assert ax.get_xlim() == (0.5, 1.5) and fig_ticks == [1.0]
+    assert sorted(t.get_text() for t in ax.texts) == ["4.7", "5.87"]
+    assert figures[0]._suptitle.get_text() == "lm training (run/)"
+    plot_history({"loss": [3.0, 2.0, 1.5]}, tmp_path / "curve3.png")
+    ax = figures[1].axes[0]
+    assert ax.get_xlim() == (0.5, 3.5) and not ax.texts
+    assert all(float(t).is_integer() for t in ax.get_xticks())

@@ -75,13 +75,32 @@ def plot_history(history: Any, path: str | os.PathLike[str], title: str | None =
         k.removeprefix("val_") for k in logs if k.startswith("val_") and k.removeprefix("val_") not in names
     ]
     names.sort(key=lambda k: k != "loss")  # loss first, as Keras prints it
+    from matplotlib.ticker import MaxNLocator
+
     fig = new_figure(4.2 * len(names), 3.4)
     axes = fig.subplots(1, len(names), squeeze=False)[0]
+    shown = [e + 1 for e in epochs]  # epochs counted from 1, as fit prints them
     for ax, name in zip(axes, names, strict=True):
         for key, style in ((name, "-"), (f"val_{name}", "--")):
             if key in logs:
-                xs = [e + 1 for e in epochs[-len(logs[key]) :]]
+                xs = shown[-len(logs[key]) :]
                 ax.plot(xs, logs[key], style, marker="o", markersize=3, label=key)
+                if len(xs) == 1:  # one point shows no curve: write its value beside it
+                    ax.annotate(
+                        f"{logs[key][0]:.4g}",
+                        (xs[0], logs[key][0]),
+                        xytext=(6, 0),
+                        textcoords="offset points",
+                        va="center",
+                        fontsize=8,
+                    )
+        # Whole epochs only, half an epoch of margin: matplotlib's default for a single
+        # epoch was an axis from 0.96 to 1.04 with ticks at fractions of an epoch.
+        if len(shown) <= 10:
+            ax.set_xticks(shown)
+        else:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlim(min(shown) - 0.5, max(shown) + 0.5)
         ax.set_xlabel("epoch")
         ax.set_title(name)
         ax.grid(alpha=0.3)
