@@ -139,6 +139,13 @@ class Layer(Weights, nn.Module):
         self.build_input_shape = tuple(input_shape)
         self.built = True
 
+    def build_sublayer(self, layer: Layer, input_shape: Shape) -> None:
+        """Build ``layer`` (a cell or a wrapped layer) once, on this layer's device and dtype."""
+        if not layer.built:
+            layer._factory = self._factory
+            layer.build(input_shape)
+            layer.built = True
+
     def _build_from(self, inputs: Any) -> None:
         first = inputs[0] if isinstance(inputs, (tuple, list)) else inputs
         if isinstance(first, Tensor):

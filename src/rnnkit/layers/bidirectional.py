@@ -103,10 +103,7 @@ class Bidirectional(Layer):
 
     def build(self, input_shape: Shape) -> None:
         for sub in (self.forward_layer, self.backward_layer):
-            if not sub.built:
-                sub._factory = self._factory
-                sub.build(input_shape)
-                sub.built = True
+            self.build_sublayer(sub, input_shape)
         super().build(input_shape)
 
     def call(

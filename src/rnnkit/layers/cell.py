@@ -16,24 +16,101 @@ Regularizers and constraints on the bias apply to each of the two.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import torch
 
 from rnnkit.core import activations
-from rnnkit.core import constraints as constraints_mod
-from rnnkit.core import initializers as init_mod
-from rnnkit.core import regularizers as reg_mod
 from rnnkit.core.cells import GATES, STEPS, CellParams, LayerNormParams, input_projection
 from rnnkit.errors import ShapeError, invalid
 from rnnkit.kernels.reference import zoneout_mix
 from rnnkit.layers.base import Layer, Shape
 from rnnkit.layers.core_layers import _activation_name, check_last_dim, check_positive_int, check_rate
+from rnnkit.layers.weight_args import add_role_weight, set_weight_args, weight_args_config
 
 Tensor = torch.Tensor
 
+CELL_ROLES = ("kernel", "recurrent", "bias")  # weight_ih, weight_hh and the bias
 
-class RecurrentCell(Layer):
+
+class KerasCell(Layer):
+    """What every built-in cell shares, fully connected (:class:`RecurrentCell`) or convolutional
+    (:class:`~rnnkit.layers.conv_lstm.ConvLSTMCell`): Keras's activation, bias, per-weight and
+    dropout arguments, ``weight_ih`` / ``weight_hh``, and dropout masks drawn once per sequence
+    and shared by every step (Gal & Ghahramani 2016, as Keras)."""
+
+    def _set_cell_args(self, args: Mapping[str, Any]) -> None:
+        """Check and store the arguments every cell takes, from the cell's own ``locals()``."""
+        self.activation = activations.get(args["activation"])
+        self.recurrent_activation = activations.get(
+            args["recurrent_activation"], argument="recurrent_activation"
+        )
+        self.use_bias = bool(args["use_bias"])
+        set_weight_args(self, CELL_ROLES, args)
+        self.dropout = check_rate("dropout", args["dropout"])
+        self.recurrent_dropout = check_rate("recurrent_dropout", args["recurrent_dropout"])
+        self.seed = args["seed"]
+        self._generator: torch.Generator | None = None
+        self._step_masks: tuple[Tensor | None, Tensor | None] | None = None
+
+    def _add_kernels(self, ih_shape: tuple[int, ...], hh_shape: tuple[int, ...]) -> None:
+        add_role_weight(self, "weight_ih", ih_shape, "kernel")
+        add_role_weight(self, "weight_hh", hh_shape, "recurrent")
+
+    def _cell_config(self) -> dict[str, Any]:
+        """The shared arguments as ``get_config`` saves them (the activation first, the seed last)."""
+        return {
+            "activation": _activation_name(self.activation),
+            "use_bias": self.use_bias,
+            **weight_args_config(self, CELL_ROLES),
+            "dropout": self.dropout,
+            "recurrent_dropout": self.recurrent_dropout,
+            "seed": self.seed,
+        }
+
+    # ----------------------------------------------------------------- dropout
+    def generator(self, device: torch.device) -> torch.Generator | None:
+        """A generator seeded from ``seed`` (new masks each call, reproducible), or None."""
+        if self.seed is None:
+            return None
+        if self._generator is None or self._generator.device != device:
+            self._generator = torch.Generator(device=device)
+            self._generator.manual_seed(int(self.seed))
+        return self._generator
+
+    def _mask(self, like: Tensor, rate: float) -> Tensor:
+        keep = torch.rand(like.shape, device=like.device, generator=self.generator(like.device)) >= rate
+        return keep.to(like.dtype) / (1.0 - rate)  # inverted dropout: E[mask] = 1
+
+    def dropout_masks(self, x_t: Tensor, h_t: Tensor, training: bool) -> tuple[Tensor | None, Tensor | None]:
+        """One input mask shaped like x_t and one recurrent mask shaped like h_t per call,
+        reused at every step (Keras): (B, D) and (B, H), or ConvLSTM's (B, C, *S) and (B, F, *S')."""
+        if not training:
+            return None, None
+        d = self._mask(x_t, self.dropout) if self.dropout else None
+        r = self._mask(h_t, self.recurrent_dropout) if self.recurrent_dropout else None
+        return d, r
+
+    def step_dropout_masks(
+        self, x_t: Tensor, h_t: Tensor, training: bool
+    ) -> tuple[Tensor | None, Tensor | None]:
+        """The masks of step-by-step use (Keras's cell API): drawn at the first training step,
+        kept until :meth:`reset_dropout_mask`."""
+        if not training:
+            return None, None
+        if self._step_masks is None:
+            self._step_masks = self.dropout_masks(x_t, h_t, True)
+        return self._step_masks
+
+    def reset_dropout_mask(self) -> None:
+        """Forget the cached masks of step-by-step use (Keras's cell API)."""
+        self._step_masks = None
+
+    reset_recurrent_dropout_mask = reset_dropout_mask
+
+
+class RecurrentCell(KerasCell):
     """Base of the built-in cells; subclasses set ``kind`` ("rnn", "lstm", "gru")."""
 
     kind: ClassVar[str] = ""
@@ -62,27 +139,10 @@ class RecurrentCell(Layer):
     ) -> None:
         super().__init__(**kwargs)
         self.units = check_positive_int("units", units)
-        self.activation = activations.get(activation)
-        self.recurrent_activation = activations.get(recurrent_activation, argument="recurrent_activation")
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = init_mod.get(kernel_initializer, argument="kernel_initializer")
-        self.recurrent_initializer = init_mod.get(recurrent_initializer, argument="recurrent_initializer")
-        self.bias_initializer = init_mod.get(bias_initializer, argument="bias_initializer")
-        self.kernel_regularizer = reg_mod.get(kernel_regularizer, argument="kernel_regularizer")
-        self.recurrent_regularizer = reg_mod.get(recurrent_regularizer, argument="recurrent_regularizer")
-        self.bias_regularizer = reg_mod.get(bias_regularizer, argument="bias_regularizer")
-        self.kernel_constraint = constraints_mod.get(kernel_constraint, argument="kernel_constraint")
-        self.recurrent_constraint = constraints_mod.get(recurrent_constraint, argument="recurrent_constraint")
-        self.bias_constraint = constraints_mod.get(bias_constraint, argument="bias_constraint")
-        self.dropout = check_rate("dropout", dropout)
-        self.recurrent_dropout = check_rate("recurrent_dropout", recurrent_dropout)
+        self._set_cell_args(locals())
         self.zoneout = check_rate("zoneout", zoneout)
-        self.seed = seed
         self.layer_norm = bool(layer_norm)
         self.input_dim: int | None = None
-        self._generator: torch.Generator | None = None
-        self._dropout_mask: Tensor | None = None
-        self._recurrent_dropout_mask: Tensor | None = None
 
     # --------------------------------------------------------------- contract
     @property
@@ -107,25 +167,10 @@ class RecurrentCell(Layer):
             raise ShapeError(invalid("input_shape", input_shape, "a known feature dimension"))
         self.input_dim = int(input_shape[-1])  # type: ignore[arg-type]
         G, H = GATES[self.kind] * self.units, self.units
-        self.add_weight(
-            "weight_ih",
-            (G, self.input_dim),
-            self.kernel_initializer,
-            regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint,
-        )
-        self.add_weight(
-            "weight_hh",
-            (G, H),
-            self.recurrent_initializer,
-            regularizer=self.recurrent_regularizer,
-            constraint=self.recurrent_constraint,
-        )
+        self._add_kernels((G, self.input_dim), (G, H))
         if self.use_bias:
-            for name, init in (("bias_ih", self.bias_initializer), ("bias_hh", self._bias_hh_initializer())):
-                self.add_weight(
-                    name, (G,), init, regularizer=self.bias_regularizer, constraint=self.bias_constraint
-                )
+            add_role_weight(self, "bias_ih", (G,), "bias")
+            add_role_weight(self, "bias_hh", (G,), "bias", self._bias_hh_initializer())
             self._adjust_bias_init()
         else:
             self.register_parameter("bias_ih", None)
@@ -168,33 +213,6 @@ class RecurrentCell(Layer):
             layer_norm=ln,
         )
 
-    # ----------------------------------------------------------------- dropout
-    def generator(self, device: torch.device) -> torch.Generator | None:
-        """A generator seeded from ``seed`` (new masks each call, reproducible), or None."""
-        if self.seed is None:
-            return None
-        if self._generator is None or self._generator.device != device:
-            self._generator = torch.Generator(device=device)
-            self._generator.manual_seed(int(self.seed))
-        return self._generator
-
-    def _mask(self, like: Tensor, rate: float) -> Tensor:
-        keep = torch.rand(like.shape, device=like.device, generator=self.generator(like.device)) >= rate
-        return keep.to(like.dtype) / (1.0 - rate)  # inverted dropout: E[mask] = 1
-
-    def dropout_masks(self, x_t: Tensor, h_t: Tensor, training: bool) -> tuple[Tensor | None, Tensor | None]:
-        """One input mask (B, D) and one recurrent mask (B, H) per call, reused at every step (Keras)."""
-        if not training:
-            return None, None
-        d = self._mask(x_t, self.dropout) if self.dropout else None
-        r = self._mask(h_t, self.recurrent_dropout) if self.recurrent_dropout else None
-        return d, r
-
-    def reset_dropout_mask(self) -> None:
-        """Forget the cached masks of step-by-step use (Keras's cell API)."""
-        self._dropout_mask = None
-        self._recurrent_dropout_mask = None
-
     # ---------------------------------------------------------------- one step
     def call(self, inputs: Tensor, states: Any, training: bool = False) -> tuple[Tensor, list[Tensor]]:
         """One step from x_t (B, D) and the previous states; returns (h_t, new states)."""
@@ -202,11 +220,9 @@ class RecurrentCell(Layer):
         if len(state) != self.num_states:
             raise ShapeError(invalid("states", f"{len(state)} tensors", f"{self.num_states} tensors"))
         check_last_dim(self, inputs, self.input_dim)
-        if training and self._dropout_mask is None and self._recurrent_dropout_mask is None:
-            self._dropout_mask, self._recurrent_dropout_mask = self.dropout_masks(inputs, state[0], True)
-        if training and self._dropout_mask is not None:
-            inputs = inputs * self._dropout_mask
-        rmask = self._recurrent_dropout_mask if training else None
+        dmask, rmask = self.step_dropout_masks(inputs, state[0], training)
+        if dmask is not None:
+            inputs = inputs * dmask
         h_in = None if rmask is None else state[0] * rmask
         p = self.params()
         new = STEPS[self.kind](input_projection(inputs, p), state, p, h_in)
@@ -220,20 +236,7 @@ class RecurrentCell(Layer):
         config = {
             **super().get_config(),
             "units": self.units,
-            "activation": _activation_name(self.activation),
-            "use_bias": self.use_bias,
-            "kernel_initializer": init_mod.serialize(self.kernel_initializer),
-            "recurrent_initializer": init_mod.serialize(self.recurrent_initializer),
-            "bias_initializer": init_mod.serialize(self.bias_initializer),
-            "kernel_regularizer": reg_mod.serialize(self.kernel_regularizer),
-            "recurrent_regularizer": reg_mod.serialize(self.recurrent_regularizer),
-            "bias_regularizer": reg_mod.serialize(self.bias_regularizer),
-            "kernel_constraint": constraints_mod.serialize(self.kernel_constraint),
-            "recurrent_constraint": constraints_mod.serialize(self.recurrent_constraint),
-            "bias_constraint": constraints_mod.serialize(self.bias_constraint),
-            "dropout": self.dropout,
-            "recurrent_dropout": self.recurrent_dropout,
-            "seed": self.seed,
+            **self._cell_config(),
             "zoneout": self.zoneout,
         }
         if self.kind != "rnn":

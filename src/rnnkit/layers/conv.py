@@ -27,13 +27,11 @@ import numpy as np
 import torch
 
 from rnnkit.core import activations
-from rnnkit.core import constraints as constraints_mod
-from rnnkit.core import initializers as init_mod
-from rnnkit.core import regularizers as reg_mod
 from rnnkit.core.conv_cells import conv, conv_output_length
 from rnnkit.errors import ConfigError, ShapeError, invalid
 from rnnkit.layers.base import Layer, Shape
 from rnnkit.layers.core_layers import _activation_name, check_positive_int
+from rnnkit.layers.weight_args import add_kernel_and_bias, set_weight_args, weight_args_config
 
 Tensor = torch.Tensor
 
@@ -82,8 +80,87 @@ def from_channels_first(y: Tensor, data_format: str) -> Tensor:
     return y.movedim(1, -1)
 
 
+def keras_conv_weights(kernels: list[Tensor], bias: Tensor | None) -> list[np.ndarray]:
+    """Kernels (C_out, C_in, *k) and a bias as Keras's ``get_weights()``: kernels (*k, C_in, C_out)."""
+    out = []
+    for w in kernels:
+        r = w.dim() - 2
+        out.append(w.detach().cpu().permute(*range(2, r + 2), 1, 0).numpy().copy())
+    return out + ([bias.detach().cpu().numpy().copy()] if bias is not None else [])
+
+
+@torch.no_grad()
+def set_keras_conv_weights(layer: Layer, weights: list[Any], n_kernels: int, rank: int) -> None:
+    """Load Keras's ``[*kernels, bias]`` (``bias`` only with ``layer.use_bias``) into the built layer,
+    each kernel (*k, C_in, C_out) transposed to torch's (C_out, C_in, *k)."""
+    expected = n_kernels + 1 if layer.use_bias else n_kernels
+    if len(weights) != expected:
+        raise ShapeError(invalid("weights", f"{len(weights)} arrays", f"{expected} arrays"))
+    kernels = [torch.as_tensor(np.asarray(w)) for w in weights[:n_kernels]]
+    for i, k in enumerate(kernels):
+        if k.dim() != rank + 2:
+            raise ShapeError(invalid(f"weights[{i}]", tuple(k.shape), f"a kernel of {rank + 2} dimensions"))
+    order = (rank + 1, rank, *range(rank))  # (*k, in, out) -> (out, in, *k)
+    layer.set_weights([k.permute(order) for k in kernels] + list(weights[n_kernels:]))
+
+
+class ConvGeometry:
+    """Keras's convolution arguments, checked once for the convolutions and ConvLSTM's cell:
+    ``filters`` (F), ``kernel_size``, ``strides``, ``padding``, ``data_format``, ``dilation_rate``
+    for r = ``rank`` spatial dims."""
+
+    rank: int
+    filters: int
+    kernel_size: tuple[int, ...]
+    strides: tuple[int, ...]
+    padding: str
+    data_format: str
+    dilation_rate: tuple[int, ...]
+
+    def _set_geometry(
+        self,
+        filters: int,
+        kernel_size: Any,
+        strides: Any,
+        padding: str,
+        data_format: str | None,
+        dilation_rate: Any,
+        paddings: tuple[str, ...] = ("valid", "same"),
+    ) -> None:
+        r = self.rank
+        self.filters = check_positive_int("filters", filters)
+        self.kernel_size = standardize_tuple("kernel_size", kernel_size, r)
+        self.strides = standardize_tuple("strides", strides, r)
+        self.padding = check_padding(padding, paddings)
+        self.data_format = check_data_format(data_format)
+        self.dilation_rate = standardize_tuple("dilation_rate", dilation_rate, r)
+
+    def output_spatial(self, spatial: Shape) -> tuple[Any, ...]:
+        """S' of the output for input spatial dims S (None stays None)."""
+        return tuple(
+            conv_output_length(n, k, self.padding, s, d)
+            for n, k, s, d in zip(spatial, self.kernel_size, self.strides, self.dilation_rate, strict=True)
+        )
+
+    def conv_output_shape(self, input_shape: Shape) -> Shape:
+        """(B, *S, C) -> (B, *S', F) for channels_last; (B, C, *S) -> (B, F, *S') for channels_first."""
+        if self.data_format == "channels_last":
+            return (input_shape[0], *self.output_spatial(input_shape[1:-1]), self.filters)
+        return (input_shape[0], self.filters, *self.output_spatial(input_shape[2:]))
+
+    def geometry_config(self) -> dict[str, Any]:
+        return {
+            "filters": self.filters,
+            "kernel_size": self.kernel_size,
+            "strides": self.strides,
+            "padding": self.padding,
+            "data_format": self.data_format,
+            "dilation_rate": self.dilation_rate,
+        }
+
+
 # --------------------------------------------------------------------- layers
-class _Conv(Layer):
+class _Conv(ConvGeometry, Layer):
     """Keras's ``BaseConv``: an r-D convolution (r = 1, 2) with Keras's arguments."""
 
     weight: Tensor  # (C_out, C_in / groups, *kernel_size)
@@ -111,13 +188,8 @@ class _Conv(Layer):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        r = self.rank
-        self.filters = check_positive_int("filters", filters)
-        self.kernel_size = standardize_tuple("kernel_size", kernel_size, r)
-        self.strides = standardize_tuple("strides", strides, r)
-        self.padding = check_padding(padding, ("valid", "same", "causal") if r == 1 else ("valid", "same"))
-        self.data_format = check_data_format(data_format)
-        self.dilation_rate = standardize_tuple("dilation_rate", dilation_rate, r)
+        paddings = ("valid", "same", "causal") if self.rank == 1 else ("valid", "same")
+        self._set_geometry(filters, kernel_size, strides, padding, data_format, dilation_rate, paddings)
         self.groups = check_positive_int("groups", groups)
         if self.filters % self.groups:
             raise ConfigError(invalid("groups", groups, f"a divisor of filters={self.filters}"))
@@ -128,12 +200,7 @@ class _Conv(Layer):
             )
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
-        self.kernel_initializer = init_mod.get(kernel_initializer, argument="kernel_initializer")
-        self.bias_initializer = init_mod.get(bias_initializer, argument="bias_initializer")
-        self.kernel_regularizer = reg_mod.get(kernel_regularizer, argument="kernel_regularizer")
-        self.bias_regularizer = reg_mod.get(bias_regularizer, argument="bias_regularizer")
-        self.kernel_constraint = constraints_mod.get(kernel_constraint, argument="kernel_constraint")
-        self.bias_constraint = constraints_mod.get(bias_constraint, argument="bias_constraint")
+        set_weight_args(self, ("kernel", "bias"), locals())
         self.in_channels: int | None = None
 
     def _channel_axis(self) -> int:
@@ -152,23 +219,7 @@ class _Conv(Layer):
             raise ConfigError(invalid("groups", self.groups, f"a divisor of the input channels {channels}"))
         self.in_channels = int(channels)
         shape = (self.filters, self.in_channels // self.groups, *self.kernel_size)
-        self.add_weight(
-            "weight",
-            shape,
-            self.kernel_initializer,
-            regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint,
-        )
-        if self.use_bias:
-            self.add_weight(
-                "bias",
-                (self.filters,),
-                self.bias_initializer,
-                regularizer=self.bias_regularizer,
-                constraint=self.bias_constraint,
-            )
-        else:
-            self.register_parameter("bias", None)
+        add_kernel_and_bias(self, shape, self.filters)
         super().build(input_shape)
 
     def call(self, inputs: Tensor) -> Tensor:
@@ -188,55 +239,25 @@ class _Conv(Layer):
         return from_channels_first(self.activation(y), self.data_format)
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
-        if self.data_format == "channels_last":
-            spatial = input_shape[1:-1]
-        else:
-            spatial = input_shape[2:]
-        out = tuple(
-            conv_output_length(n, k, self.padding, s, d)
-            for n, k, s, d in zip(spatial, self.kernel_size, self.strides, self.dilation_rate, strict=True)
-        )
-        if self.data_format == "channels_last":
-            return (input_shape[0], *out, self.filters)
-        return (input_shape[0], self.filters, *out)
+        return self.conv_output_shape(input_shape)
 
     # Keras layout: kernel (*kernel_size, C_in / groups, C_out) = weight.permute(2, ..., r + 1, 1, 0).
     def keras_weights(self) -> list[np.ndarray]:
         """``[kernel, bias]`` as Keras's ``get_weights()`` returns them."""
-        r = self.rank
-        kernel = self.weight.detach().cpu().permute(*range(2, r + 2), 1, 0).numpy().copy()
-        return [kernel] + ([self.bias.detach().cpu().numpy().copy()] if self.bias is not None else [])
+        return keras_conv_weights([self.weight], self.bias)
 
-    @torch.no_grad()
     def set_keras_weights(self, weights: list[Any]) -> None:
         """Load Keras's ``[kernel, bias]`` (as ``get_weights()`` gives them) into the built layer."""
-        r = self.rank
-        expected = 2 if self.use_bias else 1
-        if len(weights) != expected:
-            raise ShapeError(invalid("weights", f"{len(weights)} arrays", f"{expected} arrays"))
-        kernel = torch.as_tensor(np.asarray(weights[0]))
-        if kernel.dim() != r + 2:
-            raise ShapeError(invalid("weights[0]", tuple(kernel.shape), f"a kernel of {r + 2} dimensions"))
-        self.set_weights([kernel.permute(r + 1, r, *range(r)), *weights[1:]])
+        set_keras_conv_weights(self, weights, 1, self.rank)
 
     def get_config(self) -> dict[str, Any]:
         return {
             **super().get_config(),
-            "filters": self.filters,
-            "kernel_size": self.kernel_size,
-            "strides": self.strides,
-            "padding": self.padding,
-            "data_format": self.data_format,
-            "dilation_rate": self.dilation_rate,
+            **self.geometry_config(),
             "groups": self.groups,
             "activation": _activation_name(self.activation),
             "use_bias": self.use_bias,
-            "kernel_initializer": init_mod.serialize(self.kernel_initializer),
-            "bias_initializer": init_mod.serialize(self.bias_initializer),
-            "kernel_regularizer": reg_mod.serialize(self.kernel_regularizer),
-            "bias_regularizer": reg_mod.serialize(self.bias_regularizer),
-            "kernel_constraint": constraints_mod.serialize(self.kernel_constraint),
-            "bias_constraint": constraints_mod.serialize(self.bias_constraint),
+            **weight_args_config(self, ("kernel", "bias")),
         }
 
 

@@ -29,23 +29,27 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from rnnkit.core import activations
-from rnnkit.core import constraints as constraints_mod
-from rnnkit.core import initializers as init_mod
-from rnnkit.core import regularizers as reg_mod
-from rnnkit.core.conv_cells import ConvLSTMParams, conv_lstm_input, conv_lstm_step, conv_output_length
+from rnnkit.core.conv_cells import ConvLSTMParams, conv_lstm_input, conv_lstm_step
 from rnnkit.errors import ConfigError, ShapeError, invalid
-from rnnkit.kernels import SequenceOptions, check_use_fused
+from rnnkit.kernels import SequenceOptions
 from rnnkit.kernels.conv_lstm import run_conv_lstm
 from rnnkit.layers.base import Layer, Shape
-from rnnkit.layers.conv import check_data_format, check_padding, standardize_tuple
-from rnnkit.layers.core_layers import _activation_name, check_positive_int, check_rate
-from rnnkit.layers.recurrent import RNN
+from rnnkit.layers.cell import KerasCell
+from rnnkit.layers.conv import (
+    ConvGeometry,
+    from_channels_first,
+    keras_conv_weights,
+    set_keras_conv_weights,
+    to_channels_first,
+)
+from rnnkit.layers.core_layers import _activation_name
+from rnnkit.layers.recurrent import FlatRNN, cell_params
+from rnnkit.layers.weight_args import add_role_weight
 
 Tensor = torch.Tensor
 
 
-class ConvLSTMCell(Layer):
+class ConvLSTMCell(ConvGeometry, KerasCell):
     """One ConvLSTM step (Keras's cell contract): ``call(x_t, [h, c]) -> (h_t, [h_t, c_t])``.
 
     x_t is (B, *S, C) (channels_last) or (B, C, *S); h and c are (B, *S', F) or (B, F, *S').
@@ -87,30 +91,9 @@ class ConvLSTMCell(Layer):
         if rank not in (1, 2, 3):
             raise ConfigError(invalid("rank", rank, (1, 2, 3)))
         self.rank = rank
-        self.filters = check_positive_int("filters", filters)
-        self.kernel_size = standardize_tuple("kernel_size", kernel_size, rank)
-        self.strides = standardize_tuple("strides", strides, rank)
-        self.padding = check_padding(padding, ("valid", "same"))
-        self.data_format = check_data_format(data_format)
-        self.dilation_rate = standardize_tuple("dilation_rate", dilation_rate, rank)
-        self.activation = activations.get(activation)
-        self.recurrent_activation = activations.get(recurrent_activation, argument="recurrent_activation")
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = init_mod.get(kernel_initializer, argument="kernel_initializer")
-        self.recurrent_initializer = init_mod.get(recurrent_initializer, argument="recurrent_initializer")
-        self.bias_initializer = init_mod.get(bias_initializer, argument="bias_initializer")
+        self._set_geometry(filters, kernel_size, strides, padding, data_format, dilation_rate)
+        self._set_cell_args(locals())
         self.unit_forget_bias = bool(unit_forget_bias)
-        self.kernel_regularizer = reg_mod.get(kernel_regularizer, argument="kernel_regularizer")
-        self.recurrent_regularizer = reg_mod.get(recurrent_regularizer, argument="recurrent_regularizer")
-        self.bias_regularizer = reg_mod.get(bias_regularizer, argument="bias_regularizer")
-        self.kernel_constraint = constraints_mod.get(kernel_constraint, argument="kernel_constraint")
-        self.recurrent_constraint = constraints_mod.get(recurrent_constraint, argument="recurrent_constraint")
-        self.bias_constraint = constraints_mod.get(bias_constraint, argument="bias_constraint")
-        self.dropout = check_rate("dropout", dropout)
-        self.recurrent_dropout = check_rate("recurrent_dropout", recurrent_dropout)
-        self.seed = seed
-        self._generator: torch.Generator | None = None
-        self._step_masks: tuple[Tensor | None, Tensor | None] | None = None
         self.input_dim: int | None = None
         self.spatial_dims: tuple[int, ...] | None = None
 
@@ -136,28 +119,9 @@ class ConvLSTMCell(Layer):
         self.input_dim = int(channels)
         self.spatial_dims = tuple(int(s) for s in spatial)  # type: ignore[arg-type]
         F, k = self.filters, self.kernel_size
-        self.add_weight(
-            "weight_ih",
-            (4 * F, self.input_dim, *k),
-            self.kernel_initializer,
-            regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint,
-        )
-        self.add_weight(
-            "weight_hh",
-            (4 * F, F, *k),
-            self.recurrent_initializer,
-            regularizer=self.recurrent_regularizer,
-            constraint=self.recurrent_constraint,
-        )
+        self._add_kernels((4 * F, self.input_dim, *k), (4 * F, F, *k))
         if self.use_bias:
-            bias = self.add_weight(
-                "bias",
-                (4 * F,),
-                self.bias_initializer,
-                regularizer=self.bias_regularizer,
-                constraint=self.bias_constraint,
-            )
+            bias = add_role_weight(self, "bias", (4 * F,), "bias")
             if self.unit_forget_bias:  # Jozefowicz et al. 2015: the forget gate starts open
                 with torch.no_grad():
                     bias[F : 2 * F] = 1.0
@@ -182,52 +146,21 @@ class ConvLSTMCell(Layer):
         spatial = self.spatial_dims
         if spatial is None:
             raise ShapeError(f"{self.name}: the cell is not built yet.")
-        return tuple(
-            int(conv_output_length(n, k, self.padding, s, d))  # type: ignore[arg-type]
-            for n, k, s, d in zip(spatial, self.kernel_size, self.strides, self.dilation_rate, strict=True)
-        )
-
-    # ------------------------------------------------------------- dropout
-    def generator(self, device: torch.device) -> torch.Generator | None:
-        if self.seed is None:
-            return None
-        if self._generator is None or self._generator.device != device:
-            self._generator = torch.Generator(device=device)
-            self._generator.manual_seed(int(self.seed))
-        return self._generator
-
-    def _drop(self, like: Tensor, rate: float) -> Tensor:
-        keep = torch.rand(like.shape, device=like.device, generator=self.generator(like.device)) >= rate
-        return keep.to(like.dtype) / (1.0 - rate)  # inverted dropout: E[mask] = 1
-
-    def dropout_masks(self, x_t: Tensor, h: Tensor, training: bool) -> tuple[Tensor | None, Tensor | None]:
-        """An input mask like x_t (B, C, *S) and a recurrent one like h (B, F, *S'), channels first."""
-        if not training:
-            return None, None
-        d = self._drop(x_t, self.dropout) if self.dropout else None
-        r = self._drop(h, self.recurrent_dropout) if self.recurrent_dropout else None
-        return d, r
-
-    def reset_dropout_mask(self) -> None:
-        """Forget the masks cached for step-by-step use (Keras's cell API)."""
-        self._step_masks = None
-
-    reset_recurrent_dropout_mask = reset_dropout_mask
+        return tuple(int(n) for n in self.output_spatial(spatial))
 
     # ---------------------------------------------------------------- step
+    # Dropout masks (KerasCell.dropout_masks) are channels first: like x_t (B, C, *S) and h (B, F, *S').
     def _cf(self, t: Tensor) -> Tensor:
-        return t if self.data_format == "channels_first" else t.movedim(-1, 1)  # (B, *S, C) -> (B, C, *S)
+        return to_channels_first(t, self.data_format)  # (B, *S, C) -> (B, C, *S)
 
     def _back(self, t: Tensor) -> Tensor:
-        return t if self.data_format == "channels_first" else t.movedim(1, -1)
+        return from_channels_first(t, self.data_format)  # (B, C, *S) -> (B, *S, C)
 
     def call(self, inputs: Tensor, states: Any, training: bool = False) -> tuple[Tensor, list[Tensor]]:
         """One step from x_t and [h, c] (in ``data_format``) -> (h_t, [h_t, c_t])."""
         h, c = (self._cf(s) for s in states)
         x = self._cf(inputs)
-        if training and self._step_masks is None:
-            self._step_masks = self.dropout_masks(x, h, True)
-        dmask, rmask = self._step_masks if training and self._step_masks else (None, None)
+        dmask, rmask = self.step_dropout_masks(x, h, training)
         p = self.params()
         xp = conv_lstm_input(x if dmask is None else x * dmask, p)
         h_new, c_new = conv_lstm_step(xp, (h, c), p, None if rmask is None else h * rmask)
@@ -242,86 +175,30 @@ class ConvLSTMCell(Layer):
     # -------------------------------------------------------------- Keras I/O
     def keras_weights(self) -> list[np.ndarray]:
         """``[kernel (*k, C, 4F), recurrent_kernel (*k, F, 4F), bias]`` as Keras's ``get_weights()``."""
-        order = (*range(2, self.rank + 2), 1, 0)
-        out = [self.weight_ih.detach().cpu().permute(order).numpy().copy()]
-        out.append(self.weight_hh.detach().cpu().permute(order).numpy().copy())
-        if self.bias is not None:
-            out.append(self.bias.detach().cpu().numpy().copy())
-        return out
+        return keras_conv_weights([self.weight_ih, self.weight_hh], self.bias)
 
-    @torch.no_grad()
     def set_keras_weights(self, weights: list[Any]) -> None:
         """Load Keras's ``[kernel, recurrent_kernel, bias]`` into the built cell."""
-        expected = 3 if self.use_bias else 2
-        if len(weights) != expected:
-            raise ShapeError(invalid("weights", f"{len(weights)} arrays", f"{expected} arrays"))
-        r = self.rank
-        order = (r + 1, r, *range(r))  # (*k, in, out) -> (out, in, *k)
-        kernels = [torch.as_tensor(np.asarray(w)) for w in weights[:2]]
-        for i, k in enumerate(kernels):
-            if k.dim() != r + 2:
-                raise ShapeError(invalid(f"weights[{i}]", tuple(k.shape), f"a kernel of {r + 2} dimensions"))
-        self.set_weights([k.permute(order) for k in kernels] + list(weights[2:]))
+        set_keras_conv_weights(self, weights, 2, self.rank)
 
     def get_config(self) -> dict[str, Any]:
         return {
             **super().get_config(),
-            "filters": self.filters,
-            "kernel_size": self.kernel_size,
-            "strides": self.strides,
-            "padding": self.padding,
-            "data_format": self.data_format,
-            "dilation_rate": self.dilation_rate,
-            "activation": _activation_name(self.activation),
+            **self.geometry_config(),
+            **self._cell_config(),
             "recurrent_activation": _activation_name(self.recurrent_activation),
-            "use_bias": self.use_bias,
-            "kernel_initializer": init_mod.serialize(self.kernel_initializer),
-            "recurrent_initializer": init_mod.serialize(self.recurrent_initializer),
-            "bias_initializer": init_mod.serialize(self.bias_initializer),
             "unit_forget_bias": self.unit_forget_bias,
-            "kernel_regularizer": reg_mod.serialize(self.kernel_regularizer),
-            "recurrent_regularizer": reg_mod.serialize(self.recurrent_regularizer),
-            "bias_regularizer": reg_mod.serialize(self.bias_regularizer),
-            "kernel_constraint": constraints_mod.serialize(self.kernel_constraint),
-            "recurrent_constraint": constraints_mod.serialize(self.recurrent_constraint),
-            "bias_constraint": constraints_mod.serialize(self.bias_constraint),
-            "dropout": self.dropout,
-            "recurrent_dropout": self.recurrent_dropout,
-            "seed": self.seed,
         }
 
 
-_CELL_ARGS = [
-    "filters",
-    "kernel_size",
-    "strides",
-    "padding",
-    "data_format",
-    "dilation_rate",
-    "activation",
-    "recurrent_activation",
-    "use_bias",
-    "kernel_initializer",
-    "recurrent_initializer",
-    "bias_initializer",
-    "unit_forget_bias",
-    "kernel_regularizer",
-    "recurrent_regularizer",
-    "bias_regularizer",
-    "kernel_constraint",
-    "recurrent_constraint",
-    "bias_constraint",
-    "dropout",
-    "recurrent_dropout",
-    "seed",
-]
-
-
-class ConvLSTM(RNN):
+class ConvLSTM(FlatRNN):
     """Base of ConvLSTM1D/2D/3D: an RNN around one :class:`ConvLSTMCell`, configured flat (as Keras)."""
 
     rank: ClassVar[int] = 0
     cell: ConvLSTMCell
+    cell_class = ConvLSTMCell
+    # Keras exposes the cell's settings on the layer: conv_lstm.filters, .padding ...
+    cell_attrs = frozenset(cell_params(ConvLSTMCell) - {"rank"})
 
     def __init__(
         self,
@@ -356,31 +233,10 @@ class ConvLSTM(RNN):
         use_fused: str | bool = "auto",
         **kwargs: Any,
     ) -> None:
-        args = dict(locals())
-        cell = ConvLSTMCell(
-            self.rank, **{k: args[k] for k in _CELL_ARGS}, name=f"{type(self).__name__.lower()}_cell"
-        )
-        super().__init__(
-            cell,
-            return_sequences=return_sequences,
-            return_state=return_state,
-            go_backwards=go_backwards,
-            stateful=stateful,
-            unroll=unroll,
-            use_fused=check_use_fused(use_fused),
-            activity_regularizer=activity_regularizer,
-            **kwargs,
-        )
+        self._init_from_args(locals())
 
-    def __getattr__(self, name: str) -> Any:
-        # Keras exposes the cell's settings on the layer: conv_lstm.filters, .padding ...
-        try:
-            return super().__getattr__(name)
-        except AttributeError:
-            cell = self.__dict__.get("_modules", {}).get("cell")
-            if cell is not None and name in _CELL_ARGS:
-                return getattr(cell, name)
-            raise
+    def _make_cell(self, cell_args: dict[str, Any]) -> ConvLSTMCell:
+        return ConvLSTMCell(self.rank, **cell_args, name=f"{type(self).__name__.lower()}_cell")
 
     # ------------------------------------------------------------------ build
     def build(self, input_shape: Shape) -> None:
@@ -389,10 +245,7 @@ class ConvLSTM(RNN):
                 f"{self.name}: input_shape={tuple(input_shape)} is not valid: expected {self.rank + 3} "
                 "dimensions (batch, time, spatial dims and channels)."
             )
-        if not self.cell.built:
-            self.cell._factory = self._factory
-            self.cell.build((input_shape[0], *input_shape[2:]))
-            self.cell.built = True
+        self.build_sublayer(self.cell, (input_shape[0], *input_shape[2:]))
         Layer.build(self, input_shape)
 
     # ------------------------------------------------------------------- call
@@ -476,30 +329,12 @@ class ConvLSTM(RNN):
 
     # ---------------------------------------------------------------- shapes
     def compute_output_shape(self, input_shape: Shape) -> Any:
-        cell = self.cell
-        last = cell.data_format == "channels_last"
-        spatial = input_shape[2:-1] if last else input_shape[3:]
-        out = tuple(
-            conv_output_length(n, k, cell.padding, s, d)
-            for n, k, s, d in zip(spatial, cell.kernel_size, cell.strides, cell.dilation_rate, strict=True)
-        )
-        step = (*out, cell.filters) if last else (cell.filters, *out)
         B, T = input_shape[0], input_shape[1]
+        step = self.cell.conv_output_shape((B, *input_shape[2:]))[1:]  # (*S', F) or (F, *S')
         output = (B, T, *step) if self.return_sequences else (B, *step)
         if self.return_state:
             return (output, (B, *step), (B, *step))
         return output
-
-    def get_config(self) -> dict[str, Any]:
-        config = super().get_config()
-        cell_config = self.cell.get_config()
-        cell_config.pop("name", None)
-        cell_config.pop("trainable", None)
-        return {**config, **cell_config}
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> ConvLSTM:
-        return cls(**config)
 
     def keras_weights(self) -> list[np.ndarray]:
         return self.cell.keras_weights()

@@ -20,6 +20,7 @@ from rnnkit.core import regularizers as reg_mod
 from rnnkit.errors import ConfigError, ShapeError, invalid
 from rnnkit.layers import symbolic
 from rnnkit.layers.base import Layer, Shape, deserialize_layer, serialize_layer
+from rnnkit.layers.weight_args import add_kernel_and_bias, set_weight_args, weight_args_config
 
 Tensor = torch.Tensor
 
@@ -138,35 +139,14 @@ class Dense(Layer):
         self.units = check_positive_int("units", units)
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
-        self.kernel_initializer = init_mod.get(kernel_initializer, argument="kernel_initializer")
-        self.bias_initializer = init_mod.get(bias_initializer, argument="bias_initializer")
-        self.kernel_regularizer = reg_mod.get(kernel_regularizer, argument="kernel_regularizer")
-        self.bias_regularizer = reg_mod.get(bias_regularizer, argument="bias_regularizer")
-        self.kernel_constraint = constraints_mod.get(kernel_constraint, argument="kernel_constraint")
-        self.bias_constraint = constraints_mod.get(bias_constraint, argument="bias_constraint")
+        set_weight_args(self, ("kernel", "bias"), locals())
         self.in_features: int | None = None
 
     def build(self, input_shape: Shape) -> None:
         if len(input_shape) < 2 or input_shape[-1] is None:
             raise ShapeError(invalid("input_shape", input_shape, "a known last (feature) dimension"))
         self.in_features = int(input_shape[-1])  # type: ignore[arg-type]
-        self.add_weight(
-            "weight",
-            (self.units, self.in_features),
-            self.kernel_initializer,
-            regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint,
-        )
-        if self.use_bias:
-            self.add_weight(
-                "bias",
-                (self.units,),
-                self.bias_initializer,
-                regularizer=self.bias_regularizer,
-                constraint=self.bias_constraint,
-            )
-        else:
-            self.register_parameter("bias", None)
+        add_kernel_and_bias(self, (self.units, self.in_features), self.units)
         super().build(input_shape)
 
     def call(self, inputs: Tensor) -> Tensor:
@@ -182,12 +162,7 @@ class Dense(Layer):
             "units": self.units,
             "activation": _activation_name(self.activation),
             "use_bias": self.use_bias,
-            "kernel_initializer": init_mod.serialize(self.kernel_initializer),
-            "bias_initializer": init_mod.serialize(self.bias_initializer),
-            "kernel_regularizer": reg_mod.serialize(self.kernel_regularizer),
-            "bias_regularizer": reg_mod.serialize(self.bias_regularizer),
-            "kernel_constraint": constraints_mod.serialize(self.kernel_constraint),
-            "bias_constraint": constraints_mod.serialize(self.bias_constraint),
+            **weight_args_config(self, ("kernel", "bias")),
         }
 
 
@@ -362,10 +337,7 @@ class TimeDistributed(Layer):
     def build(self, input_shape: Shape) -> None:
         if len(input_shape) < 3:
             raise ShapeError(invalid("input_shape", input_shape, "at least 3 dimensions (batch, time, ...)"))
-        if not self.layer.built:
-            self.layer._factory = self._factory
-            self.layer.build((None, *input_shape[2:]))
-            self.layer.built = True
+        self.build_sublayer(self.layer, (None, *input_shape[2:]))
         super().build(input_shape)
 
     def call(self, inputs: Tensor, training: bool = False) -> Tensor:

@@ -70,10 +70,8 @@ class StackedRNNCells(Layer):
     def build(self, input_shape: Shape) -> None:
         dim = input_shape[-1]
         for c in self.cells:
-            if isinstance(c, Layer) and not c.built:
-                c._factory = self._factory
-                c.build((input_shape[0], dim))
-                c.built = True
+            if isinstance(c, Layer):
+                self.build_sublayer(c, (input_shape[0], dim))
             dim = _output_size(c)
         super().build(input_shape)
 
@@ -163,10 +161,8 @@ class RNN(Layer):
                 "expected 3 dimensions (batch, timesteps, features)."
             )
         self.input_dim = None if input_shape[-1] is None else int(input_shape[-1])  # type: ignore[arg-type]
-        if isinstance(self.cell, Layer) and not self.cell.built:
-            self.cell._factory = self._factory
-            self.cell.build((input_shape[0], input_shape[2]))
-            self.cell.built = True
+        if isinstance(self.cell, Layer):
+            self.build_sublayer(self.cell, (input_shape[0], input_shape[2]))
         super().build(input_shape)
 
     # ------------------------------------------------------------------- call
@@ -389,12 +385,22 @@ def kernel_report(module: nn.Module) -> list[tuple[str, str, str]]:
     return rows
 
 
-class BuiltinRNN(RNN):
-    """Base of SimpleRNN, LSTM and GRU: an RNN around one built-in cell, configured flat (as Keras)."""
+def cell_params(cell_class: type) -> set[str]:
+    """The named arguments of a cell class (its ``**kwargs`` left out)."""
+    return {
+        name
+        for name, prm in inspect.signature(cell_class).parameters.items()
+        if prm.kind is not inspect.Parameter.VAR_KEYWORD
+    }
 
-    cell: RecurrentCell
-    cell_class: ClassVar[type[RecurrentCell]]
+
+class FlatRNN(RNN):
+    """An RNN around one cell that the layer builds from its own flat arguments, as Keras's
+    SimpleRNN, LSTM, GRU and ConvLSTM are configured; the cell's settings read through the layer."""
+
+    cell_class: ClassVar[type[Layer]]
     cell_name: ClassVar[str]
+    cell_attrs: ClassVar[frozenset[str]]  # the cell attributes readable on the layer (lstm.units)
 
     def __getattr__(self, name: str) -> Any:
         # Keras exposes the cell's settings on the layer: lstm.units, lstm.dropout ...
@@ -403,7 +409,7 @@ class BuiltinRNN(RNN):
         except AttributeError:
             modules = self.__dict__.get("_modules", {})
             cell = modules.get("cell")
-            if cell is not None and name in _CELL_ATTRS:
+            if cell is not None and name in self.cell_attrs:
                 return getattr(cell, name)
             raise
 
@@ -429,13 +435,12 @@ class BuiltinRNN(RNN):
         extra = args.pop("kwargs", {})
         if "use_cudnn" in extra:
             args["use_fused"] = extra.pop("use_cudnn")
-        cell_params = {
-            name
-            for name, prm in inspect.signature(self.cell_class).parameters.items()
-            if prm.kind is not inspect.Parameter.VAR_KEYWORD
-        }
-        cell_args = {k: args.pop(k) for k in list(args) if k in cell_params}
-        RNN.__init__(self, self.cell_class(**cell_args, name=self.cell_name), **args, **extra)
+        params = cell_params(self.cell_class)
+        cell_args = {k: args.pop(k) for k in list(args) if k in params}
+        RNN.__init__(self, self._make_cell(cell_args), **args, **extra)
+
+    def _make_cell(self, cell_args: dict[str, Any]) -> Layer:
+        return self.cell_class(**cell_args, name=self.cell_name)
 
 
 _CELL_ATTRS = frozenset(
@@ -456,3 +461,11 @@ _CELL_ATTRS = frozenset(
         "bias_initializer",
     }
 )
+
+
+class BuiltinRNN(FlatRNN):
+    """Base of SimpleRNN, LSTM and GRU: a :class:`FlatRNN` around one fully connected built-in cell."""
+
+    cell: RecurrentCell
+    cell_class: ClassVar[type[RecurrentCell]]
+    cell_attrs = _CELL_ATTRS
