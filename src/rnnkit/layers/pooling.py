@@ -159,11 +159,13 @@ def _check_keepdims(value: Any) -> bool:
     return value
 
 
-class _GlobalArgs:
+class _GlobalArgs(Layer):
     """``data_format`` and ``keepdims``, Keras's arguments of every global pooling layer."""
 
-    data_format: str
-    keepdims: bool
+    def __init__(self, data_format: str | None = None, keepdims: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.data_format = check_data_format(data_format)
+        self.keepdims = _check_keepdims(keepdims)
 
     def _spatial_axes(self, rank: int) -> tuple[int, ...]:
         start = 1 if self.data_format == "channels_last" else 2
@@ -175,57 +177,33 @@ class _GlobalArgs:
             return tuple(1 if i in axes else d for i, d in enumerate(input_shape))
         return tuple(d for i, d in enumerate(input_shape) if i not in axes)
 
-    def _global_config(self) -> dict[str, Any]:
-        return {"data_format": self.data_format, "keepdims": self.keepdims}
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "data_format": self.data_format, "keepdims": self.keepdims}
 
 
-class GlobalAveragePooling1D(_GlobalArgs, core_layers.GlobalAveragePooling1D):
+class _Global1D(_GlobalArgs):
+    """Keras's 1-D global pooling: ``data_format`` and ``keepdims`` around the masked pooling over
+    time of :mod:`rnnkit.layers.core_layers` (the next class in the MRO)."""
+
+    def call(self, inputs: Tensor, mask: Tensor | None = None) -> Tensor:
+        x = inputs if self.data_format == "channels_last" else inputs.transpose(1, 2)  # -> (B, T, C)
+        y = super().call(x, mask=mask)  # (B, C)
+        return y.unsqueeze(self._spatial_axes(1)[0]) if self.keepdims else y
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        return self._global_shape(input_shape, 1)
+
+
+class GlobalAveragePooling1D(_Global1D, core_layers.GlobalAveragePooling1D):
     """Mean over steps, masked steps excluded: (B, steps, C) -> (B, C) (or (B, 1, C) with keepdims)."""
 
-    def __init__(self, data_format: str | None = None, keepdims: bool = False, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.data_format = check_data_format(data_format)
-        self.keepdims = _check_keepdims(keepdims)
 
-    def call(self, inputs: Tensor, mask: Tensor | None = None) -> Tensor:
-        x = inputs if self.data_format == "channels_last" else inputs.transpose(1, 2)  # -> (B, T, C)
-        y = super().call(x, mask=mask)  # (B, C)
-        return y.unsqueeze(self._spatial_axes(1)[0]) if self.keepdims else y
-
-    def compute_output_shape(self, input_shape: Shape) -> Shape:
-        return self._global_shape(input_shape, 1)
-
-    def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), **self._global_config()}
-
-
-class GlobalMaxPooling1D(_GlobalArgs, core_layers.GlobalMaxPooling1D):
+class GlobalMaxPooling1D(_Global1D, core_layers.GlobalMaxPooling1D):
     """Max over steps (masked steps skipped): (B, steps, C) -> (B, C) (or (B, 1, C) with keepdims)."""
 
-    def __init__(self, data_format: str | None = None, keepdims: bool = False, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.data_format = check_data_format(data_format)
-        self.keepdims = _check_keepdims(keepdims)
 
-    def call(self, inputs: Tensor, mask: Tensor | None = None) -> Tensor:
-        x = inputs if self.data_format == "channels_last" else inputs.transpose(1, 2)  # -> (B, T, C)
-        y = super().call(x, mask=mask)  # (B, C)
-        return y.unsqueeze(self._spatial_axes(1)[0]) if self.keepdims else y
-
-    def compute_output_shape(self, input_shape: Shape) -> Shape:
-        return self._global_shape(input_shape, 1)
-
-    def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), **self._global_config()}
-
-
-class _GlobalPooling2D(_GlobalArgs, Layer):
+class _GlobalPooling2D(_GlobalArgs):
     reduce: str = "mean"
-
-    def __init__(self, data_format: str | None = None, keepdims: bool = False, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.data_format = check_data_format(data_format)
-        self.keepdims = _check_keepdims(keepdims)
 
     def call(self, inputs: Tensor) -> Tensor:
         if inputs.dim() != 4:
@@ -242,9 +220,6 @@ class _GlobalPooling2D(_GlobalArgs, Layer):
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return self._global_shape(input_shape, 2)
-
-    def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), **self._global_config()}
 
 
 class GlobalAveragePooling2D(_GlobalPooling2D):
