@@ -31,6 +31,7 @@ class Optimizer:
 
     name: ClassVar[str] = ""
     aliases: ClassVar[tuple[str, ...]] = ()
+    config_keys: ClassVar[tuple[str, ...]] = ()  # a subclass's own arguments, saved by get_config
 
     def __init__(
         self,
@@ -127,6 +128,7 @@ class Optimizer:
             "clipnorm": self.clipnorm,
             "clipvalue": self.clipvalue,
             "global_clipnorm": self.global_clipnorm,
+            **{key: getattr(self, key) for key in self.config_keys},
         }
 
     def __repr__(self) -> str:
@@ -138,6 +140,7 @@ class Adam(Optimizer):
     """Adam (Kingma & Ba, 2015). Keras defaults: lr=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7."""
 
     name = "adam"
+    config_keys = ("beta_1", "beta_2", "epsilon", "amsgrad")
 
     def __init__(
         self,
@@ -165,15 +168,6 @@ class Adam(Optimizer):
             amsgrad=self.amsgrad,
         )
 
-    def get_config(self) -> dict[str, Any]:
-        return {
-            **super().get_config(),
-            "beta_1": self.beta_1,
-            "beta_2": self.beta_2,
-            "epsilon": self.epsilon,
-            "amsgrad": self.amsgrad,
-        }
-
 
 class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov & Hutter, 2019): w -= lr * wd * w.
@@ -192,6 +186,7 @@ class SGD(Optimizer):
     """
 
     name = "sgd"
+    config_keys = ("momentum", "nesterov")
 
     def __init__(
         self, learning_rate: float = 0.01, momentum: float = 0.0, nesterov: bool = False, **kwargs: Any
@@ -207,15 +202,13 @@ class SGD(Optimizer):
             nesterov=self.nesterov,
         )
 
-    def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
-
 
 class RMSprop(Optimizer):
     """RMSprop (Hinton, 2012): v <- rho v + (1 - rho) g^2; w -= lr g / (sqrt(v) + eps).
     Keras defaults: lr=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False."""
 
     name = "rmsprop"
+    config_keys = ("rho", "momentum", "epsilon", "centered")
 
     def __init__(
         self,
@@ -239,15 +232,6 @@ class RMSprop(Optimizer):
             momentum=self.momentum,
             centered=self.centered,
         )
-
-    def get_config(self) -> dict[str, Any]:
-        return {
-            **super().get_config(),
-            "rho": self.rho,
-            "momentum": self.momentum,
-            "epsilon": self.epsilon,
-            "centered": self.centered,
-        }
 
 
 def _positive(name: str, value: Any) -> float:
