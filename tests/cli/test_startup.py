@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from rnnkit.cli.groups import load_command
-from rnnkit.cli.main import GENERAL
+from rnnkit.cli.main import GENERAL, task_commands
 
 HELP_PATHS = [
     ["train", "--help"],
@@ -38,8 +38,13 @@ def run(argv):
     except SystemExit as exc:
         assert exc.code == 0, (argv, exc.code)
 
+def loaded(prefix, suffix=""):
+    return sorted(m for m in sys.modules if m.startswith(prefix) and m.endswith(suffix))
+
+run(["predict", "--help"])
+print("after predict --help:", loaded("rnnkit.tasks.", ".cli"))
 run(["--help"])
-print("after --help:", sorted(m for m in sys.modules if m.startswith("rnnkit.cli.")))
+print("after --help:", loaded("rnnkit.cli."))
 for argv in {HELP_PATHS!r}:
     run(argv)
 print("heavy:", sorted(m for m in ("torch", "numpy", "pydantic", "rich") if m in sys.modules))
@@ -56,6 +61,15 @@ def probe():
 
 def test_root_help_imports_no_general_command_module(probe):
     assert probe["after --help"] == "['rnnkit.cli.groups', 'rnnkit.cli.main']"
+
+
+def test_a_task_command_imports_only_the_task_cli_modules_up_to_its_own(probe):
+    assert probe["after predict --help"] == "['rnnkit.tasks.sentiment.cli']"
+
+
+def test_task_command_names_are_unique():
+    """The lazy lookup takes the first task with a name: a name defined twice must be an error."""
+    assert "predict" in task_commands()  # raises RuntimeError on a name used twice
 
 
 def test_no_help_path_imports_torch_numpy_pydantic_or_rich(probe):
