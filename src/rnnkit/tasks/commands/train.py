@@ -12,6 +12,7 @@ import torch
 
 from rnnkit import losses, optimizers
 from rnnkit.tasks import runs
+from rnnkit.tasks.audio.config import encoder_kwargs
 from rnnkit.tasks.audio.frontend import (
     CappedBatches,
     FeatureBatches,
@@ -55,17 +56,7 @@ def prepare(config: CommandsConfig) -> Prepared:
             waves["train"], config.pad_silence, frontend.sample_rate, config.seed
         )
     frames = {s: [frontend.features(w) for w in ws] for s, ws in waves.items()}
-    model = CommandClassifier(
-        config.n_mels,
-        len(splits.classes),
-        cell=config.cell,
-        units=config.units,
-        num_layers=config.num_layers,
-        bidirectional=config.bidirectional,
-        conv_channels=config.conv_channels,
-        stride=config.stride,
-        dropout=config.dropout,
-    )
+    model = CommandClassifier(config.n_mels, len(splits.classes), **encoder_kwargs(config))
     model.compile(
         optimizer=optimizers.Adam(learning_rate=config.learning_rate, global_clipnorm=config.clipnorm),
         loss=losses.SparseCategoricalCrossentropy(from_logits=True),

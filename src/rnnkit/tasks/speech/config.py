@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rnnkit.config import Config, choice, non_negative_int, positive_float, positive_int, rate
+from rnnkit.config import Config, choice, non_negative_int
+from rnnkit.tasks.audio.config import check_audio_config
 
 
 @dataclass
@@ -35,22 +36,8 @@ class SpeechConfig(Config):
 
     def __post_init__(self) -> None:
         choice("level", self.level, ("char", "word"))
-        choice("cell", self.cell, ("gru", "lstm"))
-        for name in ("n_mels", "units", "num_layers", "stride", "epochs", "batch_size"):
-            positive_int(name, getattr(self, name))
-        non_negative_int("conv_channels", self.conv_channels)
+        check_audio_config(self)
         non_negative_int("beam", self.beam)
-        non_negative_int("seed", self.seed)
-        positive_int("max_samples", self.max_samples, allow_none=True)
-        positive_int("max_steps", self.max_steps, allow_none=True)
-        rate("dropout", self.dropout)
-        positive_float("max_seconds", self.max_seconds)
-        if not 0 <= self.pad_silence <= 5:
-            from rnnkit.errors import ConfigError, invalid
-
-            raise ConfigError(invalid("pad_silence", self.pad_silence, "seconds in [0, 5]"))
-        positive_float("learning_rate", self.learning_rate)
-        positive_float("clipnorm", self.clipnorm)
         if self.lm_weight < 0:
             from rnnkit.errors import ConfigError, invalid
 

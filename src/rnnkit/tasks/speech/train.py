@@ -17,6 +17,7 @@ import torch
 from rnnkit import optimizers
 from rnnkit.errors import CheckpointError
 from rnnkit.tasks import runs
+from rnnkit.tasks.audio.config import encoder_kwargs
 from rnnkit.tasks.audio.frontend import (
     CappedBatches,
     FeatureBatches,
@@ -53,17 +54,7 @@ class Prepared:
 
 
 def build_model(config: SpeechConfig, n_labels: int) -> SpeechRecognizer:
-    return SpeechRecognizer(
-        config.n_mels,
-        n_labels,
-        cell=config.cell,
-        units=config.units,
-        num_layers=config.num_layers,
-        bidirectional=config.bidirectional,
-        conv_channels=config.conv_channels,
-        stride=config.stride,
-        dropout=config.dropout,
-    )
+    return SpeechRecognizer(config.n_mels, n_labels, **encoder_kwargs(config))
 
 
 def prepare(config: SpeechConfig) -> Prepared:
