@@ -134,3 +134,15 @@ def test_history_below_one_is_refused(monkeypatch, capsys, run_dir, history):
 def test_forecast_of_a_missing_run(monkeypatch, capsys, tmp_path):
     code, err = _exit(monkeypatch, capsys, ["forecast", str(tmp_path / "nope")])
     assert code == 2 and "does not exist: train one first" in err
+
+
+def test_a_constant_series_trains_and_says_mase_is_undefined(tmp_path):
+    """Issue 20 item 6: the verdict compared MASE None < None and crashed after training."""
+    days = pd.date_range("2021-03-01", periods=80, freq="D").strftime("%Y-%m-%d")
+    pd.DataFrame({"day": days, "load": 5.0}).to_csv(tmp_path / "const.csv", index=False)
+    args = ["train", "forecast", "--data", str(tmp_path / "const.csv"), "--date-column", "day"]
+    args += ["--target", "load", "--horizon", "2", "--lookback", "7", "--epochs", "1", "--quiet"]
+    result = runner.invoke(app, [*args, "--baselines", "naive", "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    assert "MASE is undefined, the training series is constant" in result.output
+    assert "the naive forecast (MAE " in result.output and "; MASE is undefined)." in result.output

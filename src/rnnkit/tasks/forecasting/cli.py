@@ -57,11 +57,17 @@ def report(metrics: dict[str, Any], options: Any) -> None:
         _console().print(results.read_text(encoding="utf-8"), markup=False, soft_wrap=True)
     methods = metrics.get("test", {}).get("methods", {})
     net, naive = methods.get("network"), methods.get("naive")
-    if net is not None and naive is not None:
-        verdict = "beats" if net["mase"] < naive["mase"] else "does not beat"
-        _console().print(
-            f"The network {verdict} the naive forecast (MASE {net['mase']:.3f} vs {naive['mase']:.3f})."
-        )
+    if net is None or naive is None:
+        return
+    # MASE is None when undefined (a constant training series): compare MAE then, and say why.
+    key, why = ("mase", "") if net["mase"] is not None else ("mae", "; MASE is undefined")
+    verdict = "beats" if net[key] < naive[key] else "does not beat"
+    fmt = ".3f" if key == "mase" else ".4g"
+    _console().print(
+        f"The network {verdict} the naive forecast "
+        f"({key.upper()} {net[key]:{fmt}} vs {naive[key]:{fmt}}{why}).",
+        soft_wrap=True,
+    )
 
 
 def forecast(
@@ -71,7 +77,8 @@ def forecast(
         typer.Option(help="Forecast from the end of this file (same columns) instead of the run's data."),
     ] = None,
     plot: Annotated[
-        Path | None, typer.Option(help="Write history, forecast and interval to this PNG.")
+        Path | None,
+        typer.Option(help="Write history, forecast and interval to this figure (.png, .svg, .pdf, .jpg)."),
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the forecast as JSON.")] = False,
     history: Annotated[int, typer.Option(help="Past points kept in the plot and the JSON.")] = 120,
