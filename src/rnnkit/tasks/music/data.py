@@ -217,6 +217,18 @@ def _pad(arrays: list[np.ndarray], value: int) -> torch.Tensor:
     return torch.from_numpy(out)
 
 
+def _context(items: list[MelodyArrays] | list[GridArrays]) -> tuple[torch.Tensor, ...]:
+    """The inputs both models read beside their own tokens: degree_in, pos, left (B, N), padded,
+    and key, meter (B,), one per piece."""
+    return (
+        _pad([a.degree_in for a in items], 12),
+        _pad([a.pos for a in items], 0),
+        _pad([a.left for a in items], 0),
+        torch.tensor([a.key for a in items]),
+        torch.tensor([a.meter for a in items]),
+    )
+
+
 def melody_batch(items: list[MelodyArrays]) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]:
     """x = (pitch_in, dur_in, degree_in, pos, left, key, meter, pitch); y = (pitch, dur), -1 at padding.
 
@@ -226,11 +238,7 @@ def melody_batch(items: list[MelodyArrays]) -> tuple[tuple[torch.Tensor, ...], t
     x = (
         _pad([a.pitch_in for a in items], BOS_PITCH),
         _pad([a.dur_in for a in items], BOS_DUR),
-        _pad([a.degree_in for a in items], 12),
-        _pad([a.pos for a in items], 0),
-        _pad([a.left for a in items], 0),
-        torch.tensor([a.key for a in items]),
-        torch.tensor([a.meter for a in items]),
+        *_context(items),
         pitch.clamp(min=0),
     )
     y = (pitch, _pad([a.dur for a in items], -1))
@@ -244,11 +252,7 @@ def grid_batch(items: list[GridArrays]) -> tuple[tuple[torch.Tensor, ...], torch
     x = (
         _pad([a.tok_in for a in items], BOS_TOKEN),
         _pad([a.sound_in for a in items], BOS_PITCH),
-        _pad([a.degree_in for a in items], 12),
-        _pad([a.pos for a in items], 0),
-        _pad([a.left for a in items], 0),
-        torch.tensor([a.key for a in items]),
-        torch.tensor([a.meter for a in items]),
+        *_context(items),
         tok.clamp(min=0),
         _pad([a.sound for a in items], 0),
     )
