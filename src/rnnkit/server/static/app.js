@@ -66,7 +66,34 @@ function panel(task, { id, title, html, init }) {
   init(section, run, picker);
 }
 
-window.rnnkit = { $, postJSON, showError, panel, friendly };
+// Probability bars into `container`, one row per [label, probability]: name, filled bar, value.
+function probabilityBars(container, entries) {
+  container.replaceChildren();
+  for (const [label, prob] of entries) {
+    const row = document.createElement("div");
+    row.className = "bar";
+    const name = document.createElement("span");
+    name.textContent = label;
+    const fill = document.createElement("div");
+    fill.style.width = `${(prob * 100).toFixed(1)}%`;
+    const value = document.createElement("span");
+    value.textContent = prob.toFixed(3);
+    row.append(name, fill, value);
+    container.append(row);
+  }
+}
+
+// Run fn once the script `src` has set window[global] (a helper several tabs share, such as
+// tasks/audio.js): at once if an earlier tab loaded it, else after loading it.
+function withScript(src, global, fn) {
+  if (window[global]) return fn();
+  const script = document.createElement("script");
+  script.src = src;
+  script.onload = fn;
+  document.head.append(script);
+}
+
+window.rnnkit = { $, postJSON, showError, panel, friendly, probabilityBars, withScript };
 
 async function loadTasks() {
   const tasks = await (await fetch("/api/tasks")).json();

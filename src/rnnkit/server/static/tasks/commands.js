@@ -1,17 +1,9 @@
 // The voice commands tab: record a word (or choose a WAV) and show the command heard.
 "use strict";
 (() => {
-  const { $, postJSON, showError, panel } = window.rnnkit;
+  const { $, postJSON, showError, panel, probabilityBars, withScript } = window.rnnkit;
 
-  function withAudio(fn) {
-    if (window.rnnkitAudio) return fn();
-    const script = document.createElement("script");
-    script.src = "/static/tasks/audio.js";
-    script.onload = fn;
-    document.head.append(script);
-  }
-
-  withAudio(() =>
+  withScript("/static/tasks/audio.js", "rnnkitAudio", () =>
     panel("commands", {
       id: "commands-section",
       title: "Voice commands",
@@ -28,21 +20,8 @@
             const data = await postJSON("/api/recognize", { audio, run: run() });
             const p = data.probabilities[data.command];
             $("#commands-heard", section).textContent = `${data.command} (${Math.round(p * 100)}%)`;
-            const bars = $("#commands-bars", section);
-            bars.replaceChildren();
             const top = Object.entries(data.probabilities).sort((a, b) => b[1] - a[1]).slice(0, 4);
-            for (const [label, prob] of top) {
-              const row = document.createElement("div");
-              row.className = "bar";
-              const name = document.createElement("span");
-              name.textContent = label;
-              const fill = document.createElement("div");
-              fill.style.width = `${(prob * 100).toFixed(1)}%`;
-              const value = document.createElement("span");
-              value.textContent = prob.toFixed(3);
-              row.append(name, fill, value);
-              bars.append(row);
-            }
+            probabilityBars($("#commands-bars", section), top);
             showError(section, null);
           } catch (err) {
             $("#commands-heard", section).textContent = "";

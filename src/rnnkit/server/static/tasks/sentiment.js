@@ -1,7 +1,7 @@
 // The sentiment tab: a text, its label and the class probabilities as bars.
 "use strict";
 (() => {
-  const { $, postJSON, showError, panel } = window.rnnkit;
+  const { $, postJSON, showError, panel, probabilityBars } = window.rnnkit;
 
   panel("sentiment", {
     id: "sentiment-section",
@@ -23,20 +23,7 @@
           const p = data.probabilities[data.label];
           const note = data.known_words === false ? " — no word of this text is known to the model" : "";
           $("#sentiment-label", section).textContent = `${data.label} (${Math.round(p * 100)}%)${note}`;
-          const bars = $("#sentiment-bars", section);
-          bars.replaceChildren();
-          for (const [label, prob] of Object.entries(data.probabilities)) {
-            const row = document.createElement("div");
-            row.className = "bar";
-            const name = document.createElement("span");
-            name.textContent = label;
-            const fill = document.createElement("div");
-            fill.style.width = `${(prob * 100).toFixed(1)}%`;
-            const value = document.createElement("span");
-            value.textContent = prob.toFixed(3);
-            row.append(name, fill, value);
-            bars.append(row);
-          }
+          probabilityBars($("#sentiment-bars", section), Object.entries(data.probabilities));
           showError(section, null);
         } catch (err) {
           $("#sentiment-label", section).textContent = "";

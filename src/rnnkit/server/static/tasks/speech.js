@@ -1,17 +1,9 @@
 // The speech tab: record from the microphone (or choose a WAV) and show the transcript.
 "use strict";
 (() => {
-  const { $, postJSON, showError, panel } = window.rnnkit;
+  const { $, postJSON, showError, panel, withScript } = window.rnnkit;
 
-  function withAudio(fn) {
-    if (window.rnnkitAudio) return fn();
-    const script = document.createElement("script");
-    script.src = "/static/tasks/audio.js";
-    script.onload = fn;
-    document.head.append(script);
-  }
-
-  withAudio(() =>
+  withScript("/static/tasks/audio.js", "rnnkitAudio", () =>
     panel("speech", {
       id: "speech-section",
       title: "Speech to text",
