@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import warnings
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
+import pytest
 import torch
 
 
@@ -275,3 +277,55 @@ def live_server(app: Any) -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
+
+
+@contextlib.contextmanager
+def serve_runs(run_dirs: Iterable[Path]) -> Iterator[str]:
+    """The demo server over ``run_dirs`` under :func:`live_server`; yields its base URL."""
+    from rnnkit.server.app import create_app
+
+    with live_server(create_app(list(run_dirs))) as url:
+        yield url
+
+
+# ------------------------------------------------------------------ browser tests
+CHROMIUM = Path("/usr/bin/chromium")
+# The flags the machine's probe used: as root Chromium needs --no-sandbox, and without the
+# background-networking ones it keeps trying (and failing) to reach Google's hosts.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# Every browser test module's pytestmark (plus its own skips): one xdist worker runs the servers.
+BROWSER_MARKS = [
+    pytest.mark.xdist_group("server"),
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium (make setup)"
+    ),
+]
+
+
+@contextlib.contextmanager
+def chromium_page(*args: str, timeout: int = 30_000, **page_options: Any) -> Iterator[tuple[Any, list[str]]]:
+    """A page in Debian's headless Chromium (``CHROMIUM_ARGS`` plus ``args``), with the list its
+    uncaught page errors go to; the browser closes on exit. Skips the test without Playwright (its
+    own browser download needs the internet); ``expect`` then waits up to ``timeout`` ms."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    sync_api.expect.set_options(timeout=timeout)
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=[*CHROMIUM_ARGS, *args]
+        )
+        try:
+            page = browser.new_page(**page_options)
+            problems: list[str] = []
+            page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+            yield page, problems
+        finally:
+            browser.close()

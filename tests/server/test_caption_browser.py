@@ -15,16 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from tests.helpers import live_server
+from tests.helpers import BROWSER_MARKS, chromium_page, serve_runs
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
-
-pytestmark = [
-    pytest.mark.xdist_group("server"),
-    pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"),
-]
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture(scope="module")
@@ -55,11 +48,7 @@ def caption_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def live_url(caption_run: Path):  # type: ignore[no-untyped-def]
-
-    from rnnkit.server.app import create_app
-
-    app = create_app([caption_run])
-    with live_server(app) as url:
+    with serve_runs([caption_run]) as url:
         yield url
 
 
@@ -68,7 +57,7 @@ def sent_image(body: dict) -> bytes:
 
 
 def test_draw_and_upload_to_caption_with_attention(caption_run: Path, live_url: str, tmp_path: Path) -> None:
-    sync_api = pytest.importorskip("playwright.sync_api")
+    expect = pytest.importorskip("playwright.sync_api").expect
     from rnnkit.tasks.caption.predictor import CaptionPredictor
 
     predictor = CaptionPredictor.load(caption_run)
@@ -77,43 +66,32 @@ def test_draw_and_upload_to_caption_with_attention(caption_run: Path, live_url: 
     upload = tmp_path / "box.png"
     Image.fromarray(rgba, mode="RGBA").save(upload)
     bodies: list[dict] = []
-    expect = sync_api.expect
-    expect.set_options(timeout=30_000)
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page()
-            problems: list[str] = []
-            page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-            page.on(
-                "request", lambda r: bodies.append(json.loads(r.post_data)) if r.method == "POST" else None
-            )
-            page.goto(live_url + "/")
-            section = page.locator("#caption-section")
-            expect(section.locator("h2")).to_have_text("Image captioning")
-            # draw a red stroke on the canvas
-            section.locator("#caption-colour").select_option(label="red")
-            box = section.locator("#caption-canvas").bounding_box()
-            page.mouse.move(box["x"] + 40, box["y"] + 40)
-            page.mouse.down()
-            page.mouse.move(box["x"] + 90, box["y"] + 60, steps=5)
-            page.mouse.up()
-            section.locator("#caption-beam").uncheck()
-            section.locator("#caption-go").click()
-            expect(section.locator("#caption-text")).not_to_be_empty()
-            drawn_caption = section.locator("#caption-text").inner_text()
-            drawn_figures = section.locator(".caption-word").count()
-            # upload a file: the file's own bytes are sent
-            section.locator("#caption-file").set_input_files(str(upload))
-            section.locator("#caption-beam").check()
-            section.locator("#caption-go").click()
-            expect(section.locator("#caption-go")).to_be_enabled()
-            uploaded_caption = section.locator("#caption-text").inner_text()
-            uploaded_figures = section.locator(".caption-word").count()
-            assert problems == []
-            assert section.locator(".error").inner_text() == ""
-        finally:
-            browser.close()
+    with chromium_page() as (page, problems):
+        page.on("request", lambda r: bodies.append(json.loads(r.post_data)) if r.method == "POST" else None)
+        page.goto(live_url + "/")
+        section = page.locator("#caption-section")
+        expect(section.locator("h2")).to_have_text("Image captioning")
+        # draw a red stroke on the canvas
+        section.locator("#caption-colour").select_option(label="red")
+        box = section.locator("#caption-canvas").bounding_box()
+        page.mouse.move(box["x"] + 40, box["y"] + 40)
+        page.mouse.down()
+        page.mouse.move(box["x"] + 90, box["y"] + 60, steps=5)
+        page.mouse.up()
+        section.locator("#caption-beam").uncheck()
+        section.locator("#caption-go").click()
+        expect(section.locator("#caption-text")).not_to_be_empty()
+        drawn_caption = section.locator("#caption-text").inner_text()
+        drawn_figures = section.locator(".caption-word").count()
+        # upload a file: the file's own bytes are sent
+        section.locator("#caption-file").set_input_files(str(upload))
+        section.locator("#caption-beam").check()
+        section.locator("#caption-go").click()
+        expect(section.locator("#caption-go")).to_be_enabled()
+        uploaded_caption = section.locator("#caption-text").inner_text()
+        uploaded_figures = section.locator(".caption-word").count()
+        assert problems == []
+        assert section.locator(".error").inner_text() == ""
     drawn, sent = bodies[0], bodies[-1]
     assert drawn["beam"] == 1 and sent["beam"] == 3
     pixels = np.asarray(Image.open(io.BytesIO(sent_image(drawn))).convert("RGB")).astype(int)

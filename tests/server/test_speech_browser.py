@@ -14,30 +14,19 @@ from __future__ import annotations
 import base64
 import json
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.helpers import live_server
+from tests.helpers import BROWSER_MARKS, chromium_page, serve_runs
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
+MEDIA_ARGS = [
     "--use-fake-ui-for-media-stream",
     "--use-fake-device-for-media-stream",
     "--autoplay-policy=no-user-gesture-required",
 ]
 
 pytestmark = [
-    pytest.mark.xdist_group("server"),
-    pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"),
+    *BROWSER_MARKS,
     pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs Debian espeak-ng and sox"),
 ]
 
@@ -62,11 +51,7 @@ def audio_runs(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def live_url(audio_runs):
-
-    from rnnkit.server.app import create_app
-
-    app = create_app(list(audio_runs))
-    with live_server(app) as url:
+    with serve_runs(audio_runs) as url:
         yield url
 
 
@@ -79,7 +64,7 @@ def correlation(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def test_microphone_to_transcript_and_file_to_command(audio_runs, live_url, tmp_path):
-    sync_api = pytest.importorskip("playwright.sync_api")
+    expect = pytest.importorskip("playwright.sync_api").expect
     from rnnkit import datasets
     from rnnkit.data.audio import read_audio, write_wav
     from rnnkit.tasks.commands.predictor import CommandRecognizer
@@ -90,41 +75,26 @@ def test_microphone_to_transcript_and_file_to_command(audio_runs, live_url, tmp_
     # silence, the clip, silence: the recording starts a little after the device opens
     write_wav(mic, np.concatenate([np.zeros(4000), clip, np.zeros(16000)]), 16_000)
     uploads: list[dict] = []
-    expect = sync_api.expect
-    expect.set_options(timeout=30_000)
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=[*CHROMIUM_ARGS, f"--use-file-for-fake-audio-capture={mic}%noloop"],
-        )
-        try:
-            page = browser.new_page()
-            problems: list[str] = []
-            page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-            page.on(
-                "request", lambda r: uploads.append(json.loads(r.post_data)) if r.method == "POST" else None
-            )
-            page.goto(live_url + "/")
-            section = page.locator("#speech-section")
-            expect(section.locator("h2")).to_have_text("Speech to text")
-            section.locator("#speech-beam").uncheck()  # greedy: the same decoder in both checks
-            section.locator("#speech-record").click()
-            expect(section.locator("#speech-record")).to_have_text("■ Stop")
-            page.wait_for_timeout(len(clip) / 16 + 1200)  # the clip's length in ms, and a margin
-            section.locator("#speech-record").click()
-            expect(section.locator("#speech-info")).to_contain_text("greedy")
-            shown = section.locator("#speech-text").inner_text()
+    with chromium_page(*MEDIA_ARGS, f"--use-file-for-fake-audio-capture={mic}%noloop") as (page, problems):
+        page.on("request", lambda r: uploads.append(json.loads(r.post_data)) if r.method == "POST" else None)
+        page.goto(live_url + "/")
+        section = page.locator("#speech-section")
+        expect(section.locator("h2")).to_have_text("Speech to text")
+        section.locator("#speech-beam").uncheck()  # greedy: the same decoder in both checks
+        section.locator("#speech-record").click()
+        expect(section.locator("#speech-record")).to_have_text("■ Stop")
+        page.wait_for_timeout(len(clip) / 16 + 1200)  # the clip's length in ms, and a margin
+        section.locator("#speech-record").click()
+        expect(section.locator("#speech-info")).to_contain_text("greedy")
+        shown = section.locator("#speech-text").inner_text()
 
-            kws = page.locator("#commands-section")
-            spoken = datasets.load("spoken_words").test
-            write_wav(tmp_path / "word.wav", spoken.waves[0], 16_000, bits=-32)
-            kws.locator("#commands-file").set_input_files(str(tmp_path / "word.wav"))
-            expect(kws.locator("#commands-heard")).to_contain_text("%")
-            heard = kws.locator("#commands-heard").inner_text()
-            assert problems == []
-        finally:
-            browser.close()
+        kws = page.locator("#commands-section")
+        spoken = datasets.load("spoken_words").test
+        write_wav(tmp_path / "word.wav", spoken.waves[0], 16_000, bits=-32)
+        kws.locator("#commands-file").set_input_files(str(tmp_path / "word.wav"))
+        expect(kws.locator("#commands-heard")).to_contain_text("%")
+        heard = kws.locator("#commands-heard").inner_text()
+        assert problems == []
     speech_body = next(u for u in uploads if "beam" in u)
     assert speech_body["beam"] == 0
     uploaded = base64.b64decode(speech_body["audio"])

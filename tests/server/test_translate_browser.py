@@ -11,18 +11,12 @@ import random
 from pathlib import Path
 
 import pytest
-from tests.helpers import live_server
+from tests.helpers import BROWSER_MARKS, chromium_page, serve_runs
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
 EN = ["sun", "moon", "star", "tree", "river", "stone", "bird", "fish", "wolf", "horse", "fire", "rain"]
 ES = ["sol", "luna", "astro", "arbol", "rio", "piedra", "ave", "pez", "lobo", "caballo", "fuego", "lluvia"]
 
-pytestmark = [
-    pytest.mark.xdist_group("server"),
-    pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"),
-]
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture(scope="module")
@@ -59,46 +53,33 @@ def mt_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def live_url(mt_run: Path):  # type: ignore[no-untyped-def]
-
-    from rnnkit.server.app import create_app
-
-    app = create_app([mt_run])
-    with live_server(app) as url:
+    with serve_runs([mt_run]) as url:
         yield url
 
 
 def test_translate_tab_shows_translation_nbest_and_attention(mt_run: Path, live_url: str) -> None:
-    sync_api = pytest.importorskip("playwright.sync_api")
+    expect = pytest.importorskip("playwright.sync_api").expect
     from rnnkit.tasks.translation.predictor import Translator
 
     expected = Translator.load(mt_run).translate("sun fire moon", beam=5, nbest=3, attention=True)[0]
-    expect = sync_api.expect
-    expect.set_options(timeout=30_000)
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page()
-            problems: list[str] = []
-            page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-            page.goto(live_url + "/")
-            section = page.locator("#translate-section")
-            expect(section.locator("h2")).to_have_text("Translate (English → Spanish)")
-            section.locator("#translate-text").fill("sun fire moon")
-            section.locator("#translate-nbest").select_option("3")
-            section.locator("#translate-go").click()
-            expect(section.locator("#translation")).to_have_text(expected[0].text)
-            expect(section.locator("#translate-nbest-list li")).to_have_count(3)
-            cells = section.locator("table.attention td")
-            n_tok, n_src = len(expected[0].tokens), len(expected[0].source_tokens)
-            expect(cells).to_have_count(n_tok * n_src)
-            shown = [float(w) for w in cells.evaluate_all("cs => cs.map(c => c.dataset.weight)")]
-            want = [w for row in expected[0].attention for w in row]
-            assert shown == pytest.approx(want, abs=1e-4)  # the server's weights, cell by cell
-            # an empty text is refused with the page's message, and the old result cleared
-            section.locator("#translate-text").fill("")
-            section.locator("#translate-go").click()
-            expect(section.locator(".error")).to_have_text("text is empty: type something first.")
-            expect(section.locator("#translation")).to_have_text("")
-            assert problems == []
-        finally:
-            browser.close()
+    with chromium_page() as (page, problems):
+        page.goto(live_url + "/")
+        section = page.locator("#translate-section")
+        expect(section.locator("h2")).to_have_text("Translate (English → Spanish)")
+        section.locator("#translate-text").fill("sun fire moon")
+        section.locator("#translate-nbest").select_option("3")
+        section.locator("#translate-go").click()
+        expect(section.locator("#translation")).to_have_text(expected[0].text)
+        expect(section.locator("#translate-nbest-list li")).to_have_count(3)
+        cells = section.locator("table.attention td")
+        n_tok, n_src = len(expected[0].tokens), len(expected[0].source_tokens)
+        expect(cells).to_have_count(n_tok * n_src)
+        shown = [float(w) for w in cells.evaluate_all("cs => cs.map(c => c.dataset.weight)")]
+        want = [w for row in expected[0].attention for w in row]
+        assert shown == pytest.approx(want, abs=1e-4)  # the server's weights, cell by cell
+        # an empty text is refused with the page's message, and the old result cleared
+        section.locator("#translate-text").fill("")
+        section.locator("#translate-go").click()
+        expect(section.locator(".error")).to_have_text("text is empty: type something first.")
+        expect(section.locator("#translation")).to_have_text("")
+        assert problems == []
