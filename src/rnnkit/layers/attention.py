@@ -34,7 +34,7 @@ import torch
 from rnnkit.core import initializers as init_mod
 from rnnkit.errors import ConfigError, ShapeError, invalid
 from rnnkit.layers.base import Layer, Shape, get_mask
-from rnnkit.layers.core_layers import check_rate
+from rnnkit.layers.core_layers import check_rate, seeded_generator
 
 Tensor = torch.Tensor
 
@@ -109,12 +109,7 @@ class Attention(Layer):
     def _dropout(self, weights: Tensor, training: bool) -> Tensor:
         if not training or self.dropout == 0.0:
             return weights
-        gen = None
-        if self.seed is not None:
-            if self._generator is None or self._generator.device != weights.device:
-                self._generator = torch.Generator(device=weights.device)
-                self._generator.manual_seed(int(self.seed))
-            gen = self._generator
+        gen = seeded_generator(self, weights.device)
         keep = torch.rand(weights.shape, device=weights.device, generator=gen) >= self.dropout
         return weights * keep.to(weights.dtype) / (1.0 - self.dropout)
 

@@ -26,7 +26,13 @@ from rnnkit.core.cells import GATES, STEPS, CellParams, LayerNormParams, input_p
 from rnnkit.errors import ShapeError, invalid
 from rnnkit.kernels.reference import zoneout_mix
 from rnnkit.layers.base import Layer, Shape
-from rnnkit.layers.core_layers import _activation_name, check_last_dim, check_positive_int, check_rate
+from rnnkit.layers.core_layers import (
+    _activation_name,
+    check_last_dim,
+    check_positive_int,
+    check_rate,
+    seeded_generator,
+)
 from rnnkit.layers.weight_args import add_role_weight, set_weight_args, weight_args_config
 
 Tensor = torch.Tensor
@@ -72,12 +78,7 @@ class KerasCell(Layer):
     # ----------------------------------------------------------------- dropout
     def generator(self, device: torch.device) -> torch.Generator | None:
         """A generator seeded from ``seed`` (new masks each call, reproducible), or None."""
-        if self.seed is None:
-            return None
-        if self._generator is None or self._generator.device != device:
-            self._generator = torch.Generator(device=device)
-            self._generator.manual_seed(int(self.seed))
-        return self._generator
+        return seeded_generator(self, device)
 
     def _mask(self, like: Tensor, rate: float) -> Tensor:
         keep = torch.rand(like.shape, device=like.device, generator=self.generator(like.device)) >= rate

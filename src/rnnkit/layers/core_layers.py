@@ -37,6 +37,20 @@ def check_rate(name: str, value: Any) -> float:
     return float(value)
 
 
+def seeded_generator(layer: Any, device: torch.device) -> torch.Generator | None:
+    """The generator of ``layer``'s random masks on ``device``: seeded once from ``layer.seed`` and
+    kept in ``layer._generator``, so masks differ call to call yet repeat run to run; None (torch's
+    global generator) when the seed is None."""
+    if layer.seed is None:
+        return None
+    gen: torch.Generator | None = layer._generator
+    if gen is None or gen.device != device:
+        gen = torch.Generator(device=device)
+        gen.manual_seed(int(layer.seed))
+        layer._generator = gen
+    return gen
+
+
 def check_last_dim(layer: Layer, inputs: Tensor, expected: int | None) -> None:
     """A feature size that differs from the built one is an error, named."""
     if expected is not None and inputs.shape[-1] != expected:
@@ -285,16 +299,11 @@ class Dropout(Layer):
             shape = torch.Size(
                 s if n is None else n for s, n in zip(inputs.shape, self.noise_shape, strict=True)
             )
-        keep = torch.rand(shape, device=inputs.device, generator=self._gen(inputs.device)) >= self.rate
+        keep = (
+            torch.rand(shape, device=inputs.device, generator=seeded_generator(self, inputs.device))
+            >= self.rate
+        )
         return inputs * keep.to(inputs.dtype) / (1.0 - self.rate)
-
-    def _gen(self, device: torch.device) -> torch.Generator | None:
-        if self.seed is None:
-            return None
-        if self._generator is None or self._generator.device != device:
-            self._generator = torch.Generator(device=device)
-            self._generator.manual_seed(int(self.seed))
-        return self._generator
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return input_shape

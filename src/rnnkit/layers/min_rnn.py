@@ -40,7 +40,7 @@ from rnnkit.errors import ConfigError, invalid
 from rnnkit.kernels import KernelChoice, MinParams, SequenceOptions, SequenceResult, run_sequence
 from rnnkit.kernels.min_scan import g, log_g, min_coefficients
 from rnnkit.layers.base import Layer, Shape
-from rnnkit.layers.core_layers import check_last_dim, check_positive_int, check_rate
+from rnnkit.layers.core_layers import check_last_dim, check_positive_int, check_rate, seeded_generator
 from rnnkit.layers.recurrent import RNN
 
 __all__ = ["MinGRU", "MinGRUCell", "MinLSTM", "MinLSTMCell", "g", "log_g"]
@@ -117,11 +117,7 @@ class _MinCell(Layer):
     def dropout_masks(self, x_t: Tensor, h_t: Tensor, training: bool) -> tuple[Tensor | None, Tensor | None]:
         if not (training and self.dropout):
             return None, None
-        gen = None
-        if self.seed is not None:
-            if self._generator is None or self._generator.device != x_t.device:
-                self._generator = torch.Generator(device=x_t.device).manual_seed(int(self.seed))
-            gen = self._generator
+        gen = seeded_generator(self, x_t.device)
         keep = torch.rand(x_t.shape, device=x_t.device, generator=gen) >= self.dropout
         return keep.to(x_t.dtype) / (1.0 - self.dropout), None
 
