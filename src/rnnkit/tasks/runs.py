@@ -222,6 +222,14 @@ def open_run(path: str | os.PathLike[str], task: str | Sequence[str] | None = No
     return run
 
 
+def open_trained_run(path: str | os.PathLike[str], task: str | Sequence[str] | None = None) -> Run:
+    """:func:`open_run`, for a predictor's ``load``: the run must also hold a trained model."""
+    run = open_run(path, task)
+    if not run.model_path.exists():
+        raise DataError(f"run directory {str(run.path)!r} has no trained model yet ({MODEL_FILE}).")
+    return run
+
+
 def _clear(root: Path) -> None:
     """--overwrite: remove the files of a run directory (only one that holds run.json; never folders)."""
     for entry in root.iterdir():

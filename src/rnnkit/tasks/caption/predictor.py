@@ -33,9 +33,7 @@ class CaptionPredictor:
     def load(cls, path: str | os.PathLike[str]) -> CaptionPredictor:
         from rnnkit.models import load_model
 
-        run = runs.open_run(path, TASK)
-        if not run.model_path.exists():
-            raise DataError(f"run directory {str(run.path)!r} has no trained model yet ({runs.MODEL_FILE}).")
+        run = runs.open_trained_run(path, TASK)
         model = load_model(run.model_path, compile=False)
         tok = load_tokenizer(run.file(runs.TOKENIZER_FILE))
         config = CaptionConfig.from_dict(run.config)

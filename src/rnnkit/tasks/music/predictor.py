@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from rnnkit.errors import ConfigError, DataError
+from rnnkit.errors import ConfigError
 from rnnkit.tasks import runs
 from rnnkit.tasks.music.baselines import model_nll
 from rnnkit.tasks.music.config import TASK, MusicConfig
@@ -48,9 +48,7 @@ class MusicModel:
     @classmethod
     def load(cls, path: str | Path) -> MusicModel:
         """The model of a ``rnnkit train music`` run directory (another task's run is refused)."""
-        run = runs.open_run(path, TASK)
-        if not run.model_path.exists():
-            raise DataError(f"run directory {str(run.path)!r} has no trained model yet ({runs.MODEL_FILE}).")
+        run = runs.open_trained_run(path, TASK)
         config = MusicConfig.from_dict(run.config, source=str(run.file(runs.RUN_FILE)))
         model = build_model(config)
         _build(model, config.voices)

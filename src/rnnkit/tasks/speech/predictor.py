@@ -9,7 +9,6 @@ from typing import Any
 
 import torch
 
-from rnnkit.errors import DataError
 from rnnkit.models import load_model
 from rnnkit.tasks import runs
 from rnnkit.tasks.audio.frontend import FrontEnd
@@ -60,9 +59,7 @@ class Transcriber:
 
     @classmethod
     def load(cls, path: str | Path) -> Transcriber:
-        run = runs.open_run(path, TASK)
-        if not run.model_path.exists():
-            raise DataError(f"run directory {str(run.path)!r} has no trained model yet ({runs.MODEL_FILE}).")
+        run = runs.open_trained_run(path, TASK)
         state = run.read_json(SPEECH_FILE)
         model = load_model(run.model_path, compile=False)
         alphabet = Alphabet(tuple(state["labels"]), state["level"])
