@@ -121,7 +121,8 @@ def test_too_few_rows_is_one_line(monkeypatch, capsys, tmp_path):
     )
     assert code == 2
     assert err.splitlines()[-1] == (
-        "error: the series has 12 rows, too few for lookback=10 + horizon=5: it needs at least 15."
+        "error: the series has 12 rows, too few to train: the training part (70% of the rows, before "
+        "validation and test) needs lookback=10 + horizon=5 = 15, so the series needs at least 21 rows."
     )
 
 

@@ -275,8 +275,9 @@ def test_error_too_few_rows():
     series = synthetic(30)
     with pytest.raises(DataError) as e:
         fitted(series, horizon=10, lookback=24)
-    assert (
-        str(e.value) == "the series has 30 rows, too few for lookback=24 + horizon=10: it needs at least 34."
+    assert str(e.value) == (
+        "the series has 30 rows, too few to train: the training part (70% of the rows, before validation "
+        "and test) needs lookback=24 + horizon=10 = 34, so the series needs at least 48 rows."
     )
     # Forecasting needs only the lookback (one row more to read the first change): said so.
     fc = Forecaster(ForecastConfig(data="x.csv", lookback=24, horizon=10, transform="diff", calendar=[]))
@@ -286,6 +287,19 @@ def test_error_too_few_rows():
         "the series has 20 rows: a forecast reads the last lookback=24 + 1 (the first change needs the row "
         "before it), so it needs at least 25."
     )
+
+
+def test_train_and_forecast_say_the_row_counts_they_really_need():
+    """Issue 20 item 17: train said it needed lookback + horizon rows, then refused 20 of them
+    because its training part (70%) held only 14; the count it states is now the one fit accepts."""
+    kw = {"horizon": 3, "lookback": 14, "epochs": 1, "transform": "diff", "calendar": [], "baselines": []}
+    fc = Forecaster(ForecastConfig.from_dict({"data": "x.csv", **FAST, **kw}))
+    need = fc.rows_to_train()
+    assert need == 24  # 23 changes: 17 train + 3 validation + 3 test (lookback + horizon = 17 would not do)
+    refused = rf"^the series has {need - 1} rows, too few to train: .* at least {need} rows\.$"
+    with pytest.raises(DataError, match=refused):
+        fitted(synthetic(need - 1), **kw)
+    fitted(synthetic(need), **kw)
 
 
 def test_error_horizon_zero():

@@ -92,22 +92,40 @@ class Forecaster:
         C = Y[..., 0] if self.config.transform == "level" else Y[..., 0] - anchors[:, None]
         return self.input_scaler.transform(X).astype(np.float32), C, anchors, origins
 
-    def _check_length(self, series: SeriesData, extra: int) -> None:
+    def _check_length(self, series: SeriesData, train: bool) -> None:
+        """Refuse a series too short to forecast from (the last lookback rows) or to train on
+        (lookback + horizon rows in the training part alone), saying how many rows it needs."""
         cfg = self.config
-        change = cfg.transform in ("diff", "log_return")  # the first change needs one row before it
-        need = cfg.lookback + extra + change
-        if len(series) >= need:
-            return
+        change = int(cfg.transform in ("diff", "log_return"))  # the first change needs the row before it
         plus = " + 1 (the first change needs the row before it)" if change else ""
-        if extra == 0:  # forecasting reads the last `lookback` rows; training also needs H targets
+        if not train:
+            need = cfg.lookback + change
+            if len(series) < need:
+                raise DataError(
+                    f"the series has {len(series)} rows: a forecast reads the last "
+                    f"lookback={cfg.lookback}{plus}, so it needs at least {need}."
+                )
+            return
+        need = self.rows_to_train()
+        if len(series) < need:
+            share = 1 - cfg.validation - cfg.test
             raise DataError(
-                f"the series has {len(series)} rows: a forecast reads the last "
-                f"lookback={cfg.lookback}{plus}, so it needs at least {need}."
+                f"the series has {len(series)} rows, too few to train: the training part ({share:.0%} of "
+                f"the rows, before validation and test) needs lookback={cfg.lookback} + "
+                f"horizon={cfg.horizon}{plus} = {cfg.lookback + cfg.horizon + change}, so the series needs "
+                f"at least {need} rows."
             )
-        raise DataError(
-            f"the series has {len(series)} rows, too few for lookback={cfg.lookback} + "
-            f"horizon={cfg.horizon}{plus}: it needs at least {need}."
-        )
+
+    def rows_to_train(self) -> int:
+        """The fewest rows :meth:`fit` accepts: its training part must hold lookback + horizon
+        rows (+ 1 for a change transform), after the validation and test parts are cut off."""
+        cfg = self.config
+        change = int(cfg.transform in ("diff", "log_return"))
+        n = cfg.lookback + cfg.horizon + change
+        # The split rounds each part's share of the rows left after the transform: count up.
+        while split_by_time(n - change, cfg.validation, cfg.test).train.stop < cfg.lookback + cfg.horizon:
+            n += 1
+        return n
 
     # ------------------------------------------------------------------ training
     def fit(
@@ -125,14 +143,9 @@ class Forecaster:
         after every epoch, history.csv, the curve, and a resume after a kill (the scalers are
         refitted from the same rows, so they come out identical)."""
         cfg = self.config
-        self._check_length(series, cfg.horizon)
+        self._check_length(series, train=True)
         series, inputs, g = self.features(series)
         split = split_by_time(len(series), cfg.validation, cfg.test)
-        if split.train.stop < cfg.lookback + cfg.horizon:
-            raise DataError(
-                f"the training part has {split.train.stop} rows, too few for lookback={cfg.lookback} + "
-                f"horizon={cfg.horizon} = {cfg.lookback + cfg.horizon}: give more data or shorten them."
-            )
         # Statistics of the training rows only: nothing about the future leaks into the inputs.
         self.input_scaler.fit(inputs[split.train])
         self.scale = naive_scale(series.y[split.train])
@@ -322,7 +335,7 @@ class Forecaster:
         the result carries the last ``history`` (>= 1) observed points for a chart."""
         cfg = self.config
         positive_int("history", history)
-        self._check_length(series, 0)
+        self._check_length(series, train=False)
         tseries, inputs, g = self.features(series)
         L = cfg.lookback
         X = self.input_scaler.transform(inputs[-L:][None]).astype(np.float32)  # (1, L, F)
