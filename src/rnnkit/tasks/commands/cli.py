@@ -5,11 +5,12 @@ No torch at import time (``rnnkit --help`` imports this module): the work is imp
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from rnnkit.tasks.audio.cli import echo_per_file
 
 
 def recognize(
@@ -22,12 +23,7 @@ def recognize(
 
     model = CommandRecognizer.load(run)
     results = [(p, model.recognize(p)) for p in audio]
-    if as_json:
-        typer.echo(json.dumps([{"file": str(p), **r.to_dict()} for p, r in results], indent=2))
-        return
-    for p, r in results:
-        prefix = f"{p}: " if len(audio) > 1 else ""
-        typer.echo(f"{prefix}{r.command}  (p={r.probabilities[r.command]:.3f})")
+    echo_per_file(results, as_json, lambda r: f"{r.command}  (p={r.probabilities[r.command]:.3f})")
 
 
 COMMANDS = {"recognize": recognize}

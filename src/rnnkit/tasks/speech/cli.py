@@ -5,13 +5,13 @@ No torch at import time (``rnnkit --help`` imports this module): the work is imp
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from rnnkit.errors import ConfigError, invalid
+from rnnkit.tasks.audio.cli import echo_per_file
 
 
 def transcribe(
@@ -32,12 +32,7 @@ def transcribe(
 
     model = Transcriber.load(run)
     results = [(p, model.transcribe(p, beam=beam, lm=lm)) for p in audio]
-    if as_json:
-        typer.echo(json.dumps([{"file": str(p), **t.to_dict()} for p, t in results], indent=2))
-        return
-    for p, t in results:
-        prefix = f"{p}: " if len(audio) > 1 else ""
-        typer.echo(f"{prefix}{t.text}")
+    echo_per_file(results, as_json, lambda t: t.text)
 
 
 COMMANDS = {"transcribe": transcribe}
