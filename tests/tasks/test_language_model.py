@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -173,3 +174,74 @@ def test_filter_logits_top_k_and_top_p():
     kept = ~torch.isinf(filter_logits(logits, 1.0, None, 0.8))
     assert kept.tolist() == [True, True, False, False]  # 0.5 + 0.3 reaches 0.8
     assert (~torch.isinf(filter_logits(logits, 1.0, None, 0.01))).sum() == 1  # the top token always stays
+
+
+def test_a_tiny_character_lm_starts_at_ln_v_and_does_not_jump(tmp_path):
+    """Issue 20 item 8: with the tied matrix N(0, 1) (rows of norm sqrt(E) = 16) a 15-symbol
+    corpus started at loss 4.47 against ln V = 2.94 and jumped to 12.9 after one Adam step (test
+    perplexity 8,600 after 3). N(0, 1/E) x sqrt(E) at the input starts at ln V and only goes down."""
+    import math
+
+    from rnnkit.models.losses import SparseCategoricalCrossentropy
+
+    from rnnkit.models.callbacks import Callback
+    from rnnkit.tasks.language_model.data import _Capped, load_corpus, tbptt_data
+    from rnnkit.tasks.language_model.model import build_model, perplexity
+    from rnnkit.tasks.language_model.train import _optimizer
+
+    torch.set_num_threads(1)
+    words = ["the cat", "a dog", "sat on", "the mat", "ran far"]
+    rng = np.random.default_rng(0)
+    text = "\n".join(" ".join(words[i] for i in rng.integers(0, 5, 6)) for _ in range(120))
+    (tmp_path / "tiny.txt").write_text(text, encoding="utf-8")
+    # configs/char_lm.toml's recipe (2 x 256 LSTM, tied, Adam 3e-3, clip 1), shorter chunks.
+    cfg = LMConfig(
+        data=str(tmp_path / "tiny.txt"),
+        level="char",
+        embed_dim=256,
+        units=256,
+        dropout=0.2,
+        batch_size=16,
+        bptt=50,
+        learning_rate=3e-3,
+        clipnorm=1.0,
+    )
+    corpus = load_corpus(cfg)
+    ln_v = math.log(corpus.tokenizer.vocab_size)  # 15 characters + 4 special ids: ln 19 = 2.94
+    torch.manual_seed(0)
+    model = build_model(cfg, corpus.tokenizer.vocab_size)
+    model.compile(optimizer=_optimizer(cfg), loss=SparseCategoricalCrossentropy(from_logits=True))
+    assert abs(perplexity(model, corpus.validation)["nats_per_token"] - ln_v) < 0.05
+
+    means = []  # fit logs the running mean of the epoch's batch losses
+
+    class Record(Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            means.append(logs["loss"])
+
+    model.fit(
+        _Capped(tbptt_data(corpus.train, cfg.batch_size, cfg.bptt), 5),
+        epochs=1,
+        verbose=0,
+        callbacks=[Record()],
+    )
+    losses = [means[0]] + [(k + 1) * means[k] - k * means[k - 1] for k in range(1, len(means))]
+    assert len(losses) == 5 and abs(losses[0] - ln_v) < 0.05, losses
+    assert max(losses) < ln_v + 0.05, losses  # was 4.5, 12.9, 15.6, ...
+    assert perplexity(model, corpus.test)["nats_per_token"] < ln_v  # was 9.1 nats (perplexity 8,600)
+
+
+def test_model_files_saved_before_the_input_scale_load_unscaled(tmp_path):
+    """A RecurrentLM saved without scale_embedding (every file before it) predicts as it did."""
+    from rnnkit.models import load_model
+    from rnnkit.tasks.language_model.model import RecurrentLM
+
+    torch.manual_seed(0)
+    old = RecurrentLM(12, embed_dim=8, units=8, num_layers=1, dropout=0.0)  # the constructor's default
+    ids = torch.tensor([[1, 5, 7, 2]])
+    before = old(ids)
+    old.forget_states()
+    old.save(tmp_path / "m.safetensors")
+    loaded = load_model(tmp_path / "m.safetensors", compile=False)
+    assert loaded.input_scale == 1.0 and "scale_embedding" not in loaded.get_config()
+    torch.testing.assert_close(loaded(ids), before)

@@ -41,7 +41,7 @@ class LMConfig(Config):
     optimizer: str = "adam"  # adam | sgd (PyTorch's word_language_model example: sgd, lr 20)
     clipnorm: float = 1.0  # adam: per-weight norm clip (Keras's clipnorm); sgd: the global norm
     lr_decay: float | None = None  # multiply lr by this after an epoch without val_loss progress
-    init_range: float | None = None  # embedding U(-r, r); None: N(0, 1)
+    init_range: float | None = None  # embedding U(-r, r); None: N(0, 1/E), times sqrt(E) at the input
     seed: int = 0
     threads: int | None = None  # torch threads; 1 is often faster on a busy shared machine
     max_tokens: int | None = None  # cap on training tokens (quick runs and tests)

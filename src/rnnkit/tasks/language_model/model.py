@@ -1,8 +1,15 @@
 """The recurrent language model (:class:`RecurrentLM`, Zaremba et al. 2014 with tied weights,
 Press & Wolf 2017)::
 
-    ids (B, T) -> Embedding(V, E) -> Dropout -> [LSTM/GRU (stateful) -> Dropout] x L (B, T, H)
+    ids (B, T) -> Embedding(V, E) [x sqrt(E)] -> Dropout -> [LSTM/GRU (stateful) -> Dropout] x L (B, T, H)
                -> [Dense(E) if H != E] -> logits = h E^T + b (B, T, V)   # output tied to the embedding
+
+With ``scale_embedding`` (every run ``build_model`` makes unless ``init_range`` is set) the tied
+matrix starts N(0, 1/E) and the input multiplies it by sqrt(E), as the Transformer does with its tied
+embeddings (Vaswani et al. 2017, section 3.4): the recurrent layers read unit-scale inputs, while
+the logits h E^T start small, so the first loss is ln V. The earlier N(0, 1) matrix gave rows of
+norm sqrt(E) = 16, logits of several nats at the start and a jump after the first Adam step
+(Shakespeare characters, V = 69: 5.8 at the start, 10.8 after one step; see test_language_model).
 
 :func:`perplexity` scores a token stream with the state carried across chunks.
 """
@@ -42,15 +49,22 @@ class RecurrentLM(Model):
         dropout: float = 0.4,
         tie_weights: bool = True,
         init_range: float | None = None,
+        scale_embedding: bool = False,
     ) -> None:
         super().__init__()
         choice("cell", cell, LM_CELLS)
         self.tie_weights = tie_weights
-        # Default N(0, 1) as torch.nn.Embedding, not Keras's U(-0.05, 0.05): with the output tied
-        # to this matrix, tiny embeddings give tiny logits and gradients under Adam. Measured on
-        # PTB (2 x 200, Adam 3e-3): training loss 6.60 after 150 chunks with Keras's init, 5.77
-        # with N(0, 1). SGD at lr 20 (PyTorch's example) scales them up itself from U(-0.1, 0.1).
-        init = RandomNormal(stddev=1.0) if init_range is None else RandomUniform(-init_range, init_range)
+        # Inputs near unit scale, not Keras's U(-0.05, 0.05): tiny inputs learn slowly under
+        # Adam (PTB, 2 x 200, Adam 3e-3: training loss 6.60 after 150 chunks with Keras's init,
+        # 5.77 with N(0, 1)). scale_embedding gets them as N(0, 1/E) x sqrt(E), which keeps the
+        # tied logits small at the start (module docstring); False keeps N(0, 1) unscaled, what
+        # model files saved before it hold. SGD at lr 20 (PyTorch's example) scales them up
+        # itself from U(-0.1, 0.1) (init_range).
+        self.input_scale = math.sqrt(embed_dim) if scale_embedding else 1.0
+        if init_range is not None:
+            init: Any = RandomUniform(-init_range, init_range)
+        else:
+            init = RandomNormal(stddev=1.0 / self.input_scale)
         self.embedding = layers.Embedding(vocab_size, embed_dim, embeddings_initializer=init)
         self.rnns = nn.ModuleList(
             LM_CELLS[cell](units, return_sequences=True, stateful=True) for _ in range(num_layers)
@@ -64,7 +78,7 @@ class RecurrentLM(Model):
             self.head = layers.Dense(vocab_size)
 
     def forward(self, ids: torch.Tensor, training: bool | None = None) -> torch.Tensor:
-        h = self.drop(self.embedding(ids))  # (B, T, E)
+        h = self.drop(self.embedding(ids) * self.input_scale)  # (B, T, E)
         for rnn in self.rnns:
             h = self.drop(rnn(h))  # (B, T, H)
         if self.proj is not None:
@@ -101,7 +115,7 @@ class RecurrentLM(Model):
         proj_w = proj_b = None
         if me.proj is not None:
             proj_w, proj_b = me.proj.weight.detach(), det(me.proj.bias)
-        return StepWeights(emb, tuple(cells), proj_w, proj_b, out_w, out_b, int8=int8)
+        return StepWeights(emb * me.input_scale, tuple(cells), proj_w, proj_b, out_w, out_b, int8=int8)
 
     def forget_states(self) -> None:
         """Drop the carried states (and their batch size): the next call starts from zeros."""
@@ -120,6 +134,9 @@ def build_model(config: LMConfig, vocab_size: int) -> RecurrentLM:
         dropout=config.dropout,
         tie_weights=config.tie_weights,
         init_range=config.init_range,
+        # Tied and initialised by us: unit-scale inputs, small first logits (module docstring).
+        # init_range (PyTorch's SGD recipe) keeps that recipe's unscaled U(-r, r).
+        scale_embedding=config.tie_weights and config.init_range is None,
     )
 
 
