@@ -1,5 +1,8 @@
-"""`rnnkit train sentiment` under `torchrun --nproc_per_node 2` (gloo, CPU) follows the
-single-process run: each process trains on its shard of every batch, rank 0 alone writes."""
+"""`rnnkit train` under `torchrun --nproc_per_node 2` (gloo, CPU) follows the single-process
+run: each process trains on its shard of every batch, rank 0 alone writes, a killed job resumes.
+
+The two data paths: sentiment hands fit_in_run batches (tasks.runs.ShardedBatches cuts them),
+forecast hands it arrays (fit's ArrayData cuts each global batch)."""
 
 from __future__ import annotations
 
@@ -8,9 +11,13 @@ import json
 import os
 import subprocess
 import sys
+from datetime import date, timedelta
 
 import numpy as np
 import pytest
+import torch
+
+from rnnkit.models.data import ArrayData
 
 POS = ["great", "wonderful", "fantastic", "loved", "moving"]
 NEG = ["awful", "boring", "terrible", "hated", "dull"]
@@ -25,6 +32,14 @@ def _reviews(path, n=100):
     with open(path, "w", newline="") as f:
         csv.writer(f).writerows(rows)
     return path
+
+
+def _ddp(args, out, env):
+    return subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+         "-m", "rnnkit.cli.main", *args, "--out", str(out)],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
 
 
 def _history(run):
@@ -63,3 +78,55 @@ def test_two_process_training_follows_the_single_process_run(tmp_path):
     assert sorted(p.name for p in (tmp_path / "two").iterdir()) == sorted(
         p.name for p in (tmp_path / "one").iterdir()
     )
+
+
+def _series(path, n=200):
+    t = np.arange(n)
+    days = [(date(2021, 3, 1) + timedelta(days=int(i))).isoformat() for i in t]
+    load = 50 + 5 * np.sin(2 * np.pi * t / 7) + np.random.default_rng(0).normal(0, 0.5, n)
+    with open(path, "w", newline="") as f:
+        csv.writer(f).writerows([["day", "load"], *zip(days, load.round(4), strict=True)])
+    return path
+
+
+@pytest.mark.slow
+def test_two_process_forecast_follows_the_single_process_run_and_resumes(tmp_path):
+    """Arrays this time (fit shards them); the 2-process job is stopped after epoch 1 and resumed."""
+    data = _series(tmp_path / "load.csv")
+    args = ["train", "forecast", "--data", str(data), "--date-column", "day", "--target", "load"]
+    args += ["--horizon", "3", "--lookback", "14", "--units", "8", "--batch-size", "64"]
+    args += ["--baselines", "naive", "--threads", "1", "--quiet"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    single = subprocess.run(
+        [sys.executable, "-m", "rnnkit.cli.main", *args, "--epochs", "2", "--out", str(tmp_path / "one")],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert single.returncode == 0, single.stderr[-3000:]
+    first = _ddp([*args, "--epochs", "1"], tmp_path / "two", env)  # the job "killed" after epoch 1
+    assert first.returncode == 0, first.stderr[-3000:]
+    one, two = _history(tmp_path / "one"), _history(tmp_path / "two")
+    for key in ("loss", "val_loss"):
+        assert float(two[0][key]) == pytest.approx(float(one[0][key]), rel=1e-4, abs=1e-5), key
+    # A resumed job appends to history.csv; one that started over would rewrite this mark.
+    history = tmp_path / "two" / "history.csv"
+    history.write_text(history.read_text().replace(two[0]["loss"], "123.0"))
+    resumed = _ddp([*args, "--epochs", "2"], tmp_path / "two", env)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    two = _history(tmp_path / "two")
+    assert [r["epoch"] for r in two] == ["0", "1"] and two[0]["loss"] == "123.0"
+    for key in ("loss", "val_loss"):
+        assert float(two[1][key]) == pytest.approx(float(one[1][key]), rel=1e-4, abs=1e-5), key
+    assert resumed.stdout.count("saved ") == 1
+    m1 = json.loads((tmp_path / "one" / "metrics.json").read_text())
+    m2 = json.loads((tmp_path / "two" / "metrics.json").read_text())
+    assert m2["test_mae"] == pytest.approx(m1["test_mae"], rel=1e-3)
+
+
+def test_a_batch_smaller_than_the_process_count_is_skipped_on_every_process():
+    """A process left with no rows would hang the others in the gradient all-reduce."""
+    data = ArrayData(torch.arange(10.0).reshape(5, 2), torch.arange(5.0))
+    shards = [[b[0][:, 0].tolist() for b in data.batches(4, rank=r, world=2)] for r in (0, 1)]
+    assert shards == [[[0.0, 4.0]], [[2.0, 6.0]]]  # rows 0, 2 | 1, 3 of the first batch; row 4 alone: skipped
+    assert data.num_batches(4, world=2) == 1 and data.num_batches(4) == 2
+    three = [[len(b[0]) for b in data.batches(3, rank=r, world=2)] for r in (0, 1)]
+    assert three == [[2, 1], [1, 1]]  # a last batch of 2 rows still has one per process

@@ -240,7 +240,8 @@ class ArrayData:
         return self._take(slice(0, at)), self._take(slice(at, n))
 
     def num_batches(self, batch_size: int, world: int = 1) -> int:
-        return math.ceil(len(self) / batch_size)
+        full, rest = divmod(len(self), batch_size)
+        return full + (rest > 0 and (world == 1 or rest >= world))
 
     def batches(
         self,
@@ -253,11 +254,17 @@ class ArrayData:
     ) -> Iterator[Batch]:
         """Batches of ``batch_size`` (the global size; in a distributed run each
         process takes every ``world``-th sample of each global batch, so the union of
-        the shards is the single-process batch and averaged gradients match it)."""
+        the shards is the single-process batch and averaged gradients match it).
+
+        A last batch with fewer samples than processes is skipped on every process: one with
+        no rows would have no loss to back-propagate, and the others would wait for its
+        gradients forever (as :class:`rnnkit.tasks.runs.ShardedBatches` does for batches)."""
         n = len(self)
         order = torch.randperm(n) if shuffle else None
         for start in range(0, n, batch_size):
             stop = min(start + batch_size, n)
+            if world > 1 and stop - start < world:
+                continue
             idx: slice | Tensor = slice(start, stop) if order is None else order[start:stop]
             if world > 1:
                 full = torch.arange(start, stop) if order is None else order[start:stop]
