@@ -304,11 +304,7 @@ class ConvLSTM(FlatRNN):
         shape = (B, cell.filters, *cell.state_spatial())
         if initial_state is None:
             if self.stateful and self.states is not None:
-                if self.states[0].shape[0] != B:
-                    raise ShapeError(
-                        f"{self.name}: inputs batch size {B} is not valid for a stateful layer: expected "
-                        f"{self.states[0].shape[0]} (call reset_states(batch_size=None) to change it)."
-                    )
+                self._check_carried_batch(B)
                 return self.states[0], self.states[1]
             zeros = x.new_zeros(shape)
             return zeros, zeros

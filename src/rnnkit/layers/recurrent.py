@@ -279,14 +279,9 @@ class RNN(Layer):
         sizes = self.state_size
         if initial_state is None:
             if self.stateful:
+                self._check_carried_batch(B)
                 if self.states is None:
                     self.states = self._zeros(B, x)
-                elif self.states[0].shape[0] != B:
-                    raise ShapeError(
-                        f"{self.name}: inputs batch size {B} is not valid for a stateful layer: expected "
-                        f"{self.states[0].shape[0]}, the batch size of its carried state "
-                        "(call reset_states(batch_size=None) to start over with another batch size)."
-                    )
                 return [s.to(x.device) for s in self.states]
             return self._zeros(B, x)
         if isinstance(initial_state, Tensor):
@@ -306,6 +301,15 @@ class RNN(Layer):
                     f"expected ({B}, {size})."
                 )
         return [s.to(dtype=x.dtype) for s in flat]
+
+    def _check_carried_batch(self, B: int) -> None:
+        """A stateful layer carries its states only into inputs of the same batch size."""
+        if self.states is not None and self.states[0].shape[0] != B:
+            raise ShapeError(
+                f"{self.name}: inputs batch size {B} is not valid for a stateful layer: expected "
+                f"{self.states[0].shape[0]}, the batch size of its carried state "
+                "(call reset_states(batch_size=None) to start over with another batch size)."
+            )
 
     def _zeros(self, B: int, x: Tensor) -> list[Tensor]:
         get = getattr(self.cell, "get_initial_state", None)
