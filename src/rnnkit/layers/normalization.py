@@ -32,11 +32,12 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from rnnkit.core import constraints as constraints_mod
 from rnnkit.core import initializers as init_mod
-from rnnkit.core import regularizers as reg_mod
 from rnnkit.errors import ConfigError, ShapeError, invalid
 from rnnkit.layers.base import Layer, Shape
+from rnnkit.layers.weight_args import add_optional_weight, set_weight_args, weight_args_config
+
+NORM_ROLES = ("beta", "gamma")  # the bias (center) and the weight (scale)
 
 Tensor = torch.Tensor
 
@@ -107,18 +108,13 @@ class BatchNormalization(Layer):
         self.epsilon = _check_float("epsilon", epsilon, 0.0)
         self.center = bool(center)
         self.scale = bool(scale)
-        self.beta_initializer = init_mod.get(beta_initializer, argument="beta_initializer")
-        self.gamma_initializer = init_mod.get(gamma_initializer, argument="gamma_initializer")
+        set_weight_args(self, NORM_ROLES, locals())
         self.moving_mean_initializer = init_mod.get(
             moving_mean_initializer, argument="moving_mean_initializer"
         )
         self.moving_variance_initializer = init_mod.get(
             moving_variance_initializer, argument="moving_variance_initializer"
         )
-        self.beta_regularizer = reg_mod.get(beta_regularizer, argument="beta_regularizer")
-        self.gamma_regularizer = reg_mod.get(gamma_regularizer, argument="gamma_regularizer")
-        self.beta_constraint = constraints_mod.get(beta_constraint, argument="beta_constraint")
-        self.gamma_constraint = constraints_mod.get(gamma_constraint, argument="gamma_constraint")
         self.renorm_clipping = renorm_clipping
         self.renorm_momentum = float(renorm_momentum)
         self.features: int | None = None
@@ -130,26 +126,8 @@ class BatchNormalization(Layer):
             raise ShapeError(invalid("input_shape", tuple(input_shape), f"a known size on axis {self.axis}"))
         self.features = int(size)
         n = (self.features,)
-        if self.scale:
-            self.add_weight(
-                "weight",
-                n,
-                self.gamma_initializer,
-                regularizer=self.gamma_regularizer,
-                constraint=self.gamma_constraint,
-            )
-        else:
-            self.register_parameter("weight", None)
-        if self.center:
-            self.add_weight(
-                "bias",
-                n,
-                self.beta_initializer,
-                regularizer=self.beta_regularizer,
-                constraint=self.beta_constraint,
-            )
-        else:
-            self.register_parameter("bias", None)
+        add_optional_weight(self, "weight", n, "gamma", self.scale)
+        add_optional_weight(self, "bias", n, "beta", self.center)
         self.add_weight("running_mean", n, self.moving_mean_initializer, trainable=False)
         self.add_weight("running_var", n, self.moving_variance_initializer, trainable=False)
         super().build(input_shape)
@@ -235,14 +213,9 @@ class BatchNormalization(Layer):
             "epsilon": self.epsilon,
             "center": self.center,
             "scale": self.scale,
-            "beta_initializer": init_mod.serialize(self.beta_initializer),
-            "gamma_initializer": init_mod.serialize(self.gamma_initializer),
+            **weight_args_config(self, NORM_ROLES),
             "moving_mean_initializer": init_mod.serialize(self.moving_mean_initializer),
             "moving_variance_initializer": init_mod.serialize(self.moving_variance_initializer),
-            "beta_regularizer": reg_mod.serialize(self.beta_regularizer),
-            "gamma_regularizer": reg_mod.serialize(self.gamma_regularizer),
-            "beta_constraint": constraints_mod.serialize(self.beta_constraint),
-            "gamma_constraint": constraints_mod.serialize(self.gamma_constraint),
             "synchronized": False,
             "renorm": False,
             "renorm_clipping": self.renorm_clipping,
@@ -284,12 +257,7 @@ class LayerNormalization(Layer):
         # Keras's deprecated rms_scaling divides by the root of the *variance* (not the mean square)
         # and drops beta; kept for files that use it.
         self.rms_scaling = bool(rms_scaling)
-        self.beta_initializer = init_mod.get(beta_initializer, argument="beta_initializer")
-        self.gamma_initializer = init_mod.get(gamma_initializer, argument="gamma_initializer")
-        self.beta_regularizer = reg_mod.get(beta_regularizer, argument="beta_regularizer")
-        self.gamma_regularizer = reg_mod.get(gamma_regularizer, argument="gamma_regularizer")
-        self.beta_constraint = constraints_mod.get(beta_constraint, argument="beta_constraint")
-        self.gamma_constraint = constraints_mod.get(gamma_constraint, argument="gamma_constraint")
+        set_weight_args(self, NORM_ROLES, locals())
         self._axes: list[int] = []
 
     def build(self, input_shape: Shape) -> None:
@@ -301,26 +269,8 @@ class LayerNormalization(Layer):
         shape = tuple(input_shape[a] for a in self._axes)
         if None in shape:
             raise ShapeError(invalid("input_shape", tuple(input_shape), f"known sizes on axis {self.axis}"))
-        if self.scale or self.rms_scaling:
-            self.add_weight(
-                "weight",
-                shape,  # type: ignore[arg-type]
-                self.gamma_initializer,
-                regularizer=self.gamma_regularizer,
-                constraint=self.gamma_constraint,
-            )
-        else:
-            self.register_parameter("weight", None)
-        if self.center and not self.rms_scaling:
-            self.add_weight(
-                "bias",
-                shape,  # type: ignore[arg-type]
-                self.beta_initializer,
-                regularizer=self.beta_regularizer,
-                constraint=self.beta_constraint,
-            )
-        else:
-            self.register_parameter("bias", None)
+        add_optional_weight(self, "weight", shape, "gamma", self.scale or self.rms_scaling)  # type: ignore[arg-type]
+        add_optional_weight(self, "bias", shape, "beta", self.center and not self.rms_scaling)  # type: ignore[arg-type]
         super().build(input_shape)
 
     def call(self, inputs: Tensor) -> Tensor:
@@ -356,10 +306,5 @@ class LayerNormalization(Layer):
             "center": self.center,
             "scale": self.scale,
             "rms_scaling": self.rms_scaling,
-            "beta_initializer": init_mod.serialize(self.beta_initializer),
-            "gamma_initializer": init_mod.serialize(self.gamma_initializer),
-            "beta_regularizer": reg_mod.serialize(self.beta_regularizer),
-            "gamma_regularizer": reg_mod.serialize(self.gamma_regularizer),
-            "beta_constraint": constraints_mod.serialize(self.beta_constraint),
-            "gamma_constraint": constraints_mod.serialize(self.gamma_constraint),
+            **weight_args_config(self, NORM_ROLES),
         }

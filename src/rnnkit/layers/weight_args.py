@@ -58,11 +58,17 @@ def add_role_weight(
     )
 
 
+def add_optional_weight(layer: Layer, name: str, shape: tuple[int, ...], role: str, present: bool) -> None:
+    """:func:`add_role_weight` when ``present`` (``use_bias``, ``center``, ``scale`` ...); otherwise
+    ``name`` is registered as None, so ``layer.<name>`` reads None and the weight order holds."""
+    if present:
+        add_role_weight(layer, name, shape, role)
+    else:
+        layer.register_parameter(name, None)
+
+
 def add_kernel_and_bias(layer: Layer, kernel_shape: tuple[int, ...], units: int) -> None:
     """Dense's and Conv's weights: ``weight`` (the kernel role) and, with ``layer.use_bias``,
     ``bias (units,)`` (the bias role); without it ``bias`` is registered as None."""
     add_role_weight(layer, "weight", kernel_shape, "kernel")
-    if layer.use_bias:
-        add_role_weight(layer, "bias", (units,), "bias")
-    else:
-        layer.register_parameter("bias", None)
+    add_optional_weight(layer, "bias", (units,), "bias", bool(layer.use_bias))
