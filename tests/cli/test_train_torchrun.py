@@ -130,3 +130,42 @@ def test_a_batch_smaller_than_the_process_count_is_skipped_on_every_process():
     assert data.num_batches(4, world=2) == 1 and data.num_batches(4) == 2
     three = [[len(b[0]) for b in data.batches(3, rank=r, world=2)] for r in (0, 1)]
     assert three == [[2, 1], [1, 1]]  # a last batch of 2 rows still has one per process
+
+
+STOP_ON_ONE_RANK = """
+import json, sys
+import numpy as np
+import torch
+from rnnkit import Sequential, callbacks, layers, set_seed
+from rnnkit.models import distributed
+
+class StopOnRankOne(callbacks.Callback):  # as a time limit might: one process's clock runs out
+    def on_epoch_end(self, epoch, logs=None):
+        if distributed.rank() == 1:
+            self.model.stop_training = True
+
+torch.set_num_threads(1)
+set_seed(0)
+x = np.random.default_rng(0).normal(size=(32, 4, 2)).astype("float32")
+model = Sequential([layers.LSTM(4), layers.Dense(1)])
+model.compile(optimizer="adam", loss="mse")
+h = model.fit(x, x[:, 0, :1], epochs=3, batch_size=8, verbose=0, callbacks=[StopOnRankOne()])
+print(f"rank {distributed.rank()}: {len(h.history['loss'])} epochs")
+distributed.cleanup()
+"""
+
+
+@pytest.mark.slow
+def test_a_callback_stopping_one_process_stops_them_all(tmp_path):
+    """Without agreeing, the other process would start epoch 2 and wait for gradients forever."""
+    script = tmp_path / "stop.py"
+    script.write_text(STOP_ON_ONE_RANK)
+    out = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(script)],
+        env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert sorted(line for line in out.stdout.splitlines() if line.startswith("rank")) == [
+        "rank 0: 1 epochs",
+        "rank 1: 1 epochs",
+    ]

@@ -67,6 +67,15 @@ def all_reduce_sum(tensors: list[torch.Tensor]) -> None:
         t.copy_(v.to(t.dtype))
 
 
+def any_process(flag: bool, device: torch.device | None = None) -> bool:
+    """True on every process when ``flag`` is True on any of them (one collective)."""
+    if not is_distributed():
+        return flag
+    t = torch.tensor(float(flag), device=device)  # NCCL reduces CUDA tensors only: the model's device
+    all_reduce_sum([t])
+    return bool(t.item() > 0)
+
+
 def barrier() -> None:
     if is_distributed():
         dist.barrier()

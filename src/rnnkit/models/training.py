@@ -239,6 +239,10 @@ class Trainer(Steps):
                 val_logs = self._run_eval(val, val_batch, rank, world)
                 logs.update({f"val_{k}": v for k, v in val_logs.items()})
             cb.call("on_epoch_end", epoch, logs)
+            if world > 1:
+                # A callback on its own clock (a time limit) may stop one process and not another,
+                # and the one going on would wait forever for the others' gradients: stop together.
+                self.stop_training = distributed.any_process(self.stop_training, self._device)
             if self.stop_training:
                 break
         self._failed = False
