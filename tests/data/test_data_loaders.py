@@ -43,7 +43,7 @@ def test_text_classification(tmp_path):
         match=r"^column 'label' not found in '.*reviews.csv': the columns are 'review', 'stars', 'x'\.$",
     ):
         load_text_classification(path, text_column="review")
-    with pytest.raises(DataError, match=r"labels outside classes=\['positive'\]: rows 1, 2"):
+    with pytest.raises(DataError, match=r"labels outside classes=\['positive'\], at lines 2, 3 "):
         load_text_classification(path, text_column="review", label_column="stars", classes=["positive"])
 
 
@@ -64,7 +64,7 @@ def test_series_sorts_dates_and_names_bad_rows(tmp_path, caplog):
         load_series(path, date_column="date", target="y")
     path.write_text("date,y\n2024-01-01,1\nyesterday,2\n", encoding="utf-8")
     with pytest.raises(
-        DataError, match=r"^column 'date' has 1 unparseable date\(s\) in rows 2 \('yesterday'\)\.$"
+        DataError, match=r"^column 'date' of '.*' has 1 unparseable date\(s\), at line 3 \('yesterday'\)\.$"
     ):
         load_series(path, date_column="date", target="y")
     path.write_text("date,y\n2024-01-01,1\n2024-01-01,2\n", encoding="utf-8")
@@ -82,8 +82,8 @@ def test_empty_and_malformed_files(tmp_path):
     with pytest.raises(DataError, match="has no data rows"):
         read_table(header_only)
     ragged = tmp_path / "r.csv"
-    ragged.write_text("a,b\n1,2\n3\n")
-    with pytest.raises(DataError, match=r"row 3 has 1 fields but the header has 2"):
+    ragged.write_text('a,b\n1,2\n\n"multi\nline",2\n3\n')  # a blank line, a cell over two lines
+    with pytest.raises(DataError, match=r"line 6 has 1 fields but the header has 2"):
         read_table(ragged)
     bad_json = tmp_path / "b.jsonl"
     bad_json.write_text('{"a": 1}\n{oops\n')

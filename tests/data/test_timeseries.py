@@ -85,9 +85,16 @@ def test_timeseries_errors():
     with pytest.raises(DataError, match=r"^temp has NaN or infinite values in 2 row\(s\): rows at d2, d4\.$"):
         check_numeric([1.0, np.nan, 2.0, np.inf], "temp", ["d1", "d2", "d3", "d4"])
     with pytest.raises(
-        DataError, match=r"^close has non-numeric, NaN or infinite values in 1 row\(s\): rows 1\.$"
+        DataError, match=r"^close has non-numeric, NaN or infinite values in 1 row\(s\): rows 2\.$"
     ):
         check_numeric(np.array(["1.5", "n/a", "3"], dtype=object), "close")
+    bad = np.ones((120, 2))
+    bad[[3, 100], 1] = np.nan
+    with pytest.raises(DataError) as err:  # was "StandardScaler.fit got ... in rows [3, 100]"
+        StandardScaler().fit(bad)
+    assert str(err.value) == (
+        "cannot scale the data: 2 row(s) hold NaN or infinite values (rows 4, 101, counted from 1)."
+    )
     with pytest.raises(ShapeError, match="fitted on 2 column"):
         StandardScaler().fit(np.ones((3, 2))).transform(np.ones((3, 3)))
     with pytest.raises(DataError, match="not fitted"):

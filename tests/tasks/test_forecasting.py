@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -240,7 +241,7 @@ def test_trading_days_are_kept_as_they_are():
 def test_error_non_numeric_target():
     with pytest.raises(DataError) as e:
         clean(frame(r3="abc"))
-    assert str(e.value) == "column 'temp' is not numeric: 1 value(s) are not numbers, in rows 4 ('abc')."
+    assert str(e.value) == "column 'temp' is not numeric: 1 value(s) are not numbers, at row 4 ('abc')."
 
 
 def test_error_unparseable_dates():
@@ -248,7 +249,31 @@ def test_error_unparseable_dates():
     f.loc[2, "date"] = "yesterday"
     with pytest.raises(DataError) as e:
         clean(f)
-    assert str(e.value) == "column 'date' has 1 unparseable date(s) in rows 3 ('yesterday')."
+    assert str(e.value) == "column 'date' has 1 unparseable date(s), at row 3 ('yesterday')."
+
+
+def test_errors_about_a_file_name_its_lines(tmp_path):
+    """Issue 20 item 17: one convention, the line an editor shows (the header is line 1); rows
+    of a table given in Python are counted from 1. A blank line and a two-line cell included."""
+    from rnnkit.tasks.forecasting.data import read_frame
+
+    path = tmp_path / "s.csv"
+    path.write_text('date,y,note\n2021-01-01,1,a\n\n2021-01-02,2,"two\nlines"\n2021-01-03,abc,c\n')
+    frame, _, _ = read_frame(str(path))
+    with pytest.raises(DataError) as e:
+        clean_frame(frame, date_column="date", target="y")
+    assert str(e.value) == "column 'y' is not numeric: 1 value(s) are not numbers, at line 6 ('abc')."
+    path.write_text("date,y\n2021-01-01,1\n2021-01-02,inf\n")
+    with pytest.raises(DataError, match=r"at line 3 \('inf'\)\.$"):
+        clean_frame(read_frame(str(path))[0], date_column="date", target="y")
+    # Unreadable files are named too (pandas said "Error tokenizing data" or a codec error).
+    path.write_text("date,y\n2021-01-01,1\n2021-01-02,2,3\n")
+    with pytest.raises(DataError) as e:
+        read_frame(str(path))
+    assert str(e.value) == f"{str(path)!r} line 3 has 3 fields but the header has 2."
+    path.write_bytes(b"date,y\n2021-01-01,\xff\n")
+    with pytest.raises(DataError, match=rf"^{re.escape(repr(str(path)))} is not valid UTF-8: .*\(line 2\)"):
+        read_frame(str(path))
 
 
 def test_error_run_of_missing_values_names_the_dates():
@@ -355,10 +380,10 @@ def test_infinite_or_overflowing_values_are_refused_naming_the_row(value, shown)
         clean_frame(frame, date_column="date", target="y")
     assert str(err.value) == (
         "column 'y' has 1 value(s) that are infinite or beyond +-1e+150 (their squares overflow), "
-        f"in rows 3 ({shown})."
+        f"at row 3 ({shown})."
     )
     numeric = frame.assign(y=[1.0, 2.0, float(value), 4.0, 5.0, 6.0])  # already floats: checked too
-    with pytest.raises(DataError, match=r"in rows 3 "):
+    with pytest.raises(DataError, match=r"at row 3 "):
         clean_frame(numeric, date_column="date", target="y")
 
 

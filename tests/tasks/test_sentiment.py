@@ -170,4 +170,6 @@ def test_rows_with_an_empty_label_or_text_are_dropped_and_counted(tmp_path, capl
     assert kept.classes == ["0", "1", "2"]
     assert kept.texts == ["good film", "bad film", "odd one", "fine"]
     assert [kept.classes[i] for i in kept.labels] == ["1", "0", "2", "1"]
-    assert "dropped 2 row(s) with an empty label or text (rows 3, 4)" in caplog.text
+    assert (
+        "dropped 2 row(s) with an empty label or text (at lines 4, 5)" in caplog.text
+    )  # the header is line 1

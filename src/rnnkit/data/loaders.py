@@ -40,6 +40,9 @@ class LabeledTexts:
     texts: list[str]
     labels: np.ndarray
     classes: list[str]
+    # The file line each text was read from (the header is line 1), for messages; None when
+    # the texts came from elsewhere.
+    lines: list[int] | None = None
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -110,6 +113,21 @@ def read_table(
     Missing JSONL keys become "". An empty file, or one with a header and no rows,
     raises :class:`DataError`.
     """
+    return _read_table(path, format=format, encoding_errors=encoding_errors)[0]
+
+
+def _lines(numbers: Sequence[object], idx: Sequence[int], limit: int = 10) -> str:
+    """ "lines 3, 7 and 2 more": where rows ``idx`` are in the file, as an editor numbers them."""
+    shown = ", ".join(str(numbers[i]) for i in idx[:limit])
+    more = f" and {len(idx) - limit} more" if len(idx) > limit else ""
+    return f"{'line' if len(idx) == 1 else 'lines'} {shown}{more}"
+
+
+def _read_table(
+    path: str | Path, *, format: str | None = None, encoding_errors: str = "strict"
+) -> tuple[dict[str, list[str]], list[int]]:
+    """:func:`read_table` and the file line of each row (1-based, the header is line 1): every
+    message about a row names the line an editor or a spreadsheet shows for it."""
     path = Path(path)
     if format is None:
         suffix = path.suffix.lower().lstrip(".")
@@ -121,9 +139,11 @@ def read_table(
         raise DataError(f"{str(path)!r} is empty.")
     if format == "jsonl":
         records = []
+        lines: list[int] = []
         for lineno, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
                 continue
+            lines.append(lineno)
             try:
                 rec = json.loads(line)
             except json.JSONDecodeError as exc:
@@ -136,17 +156,21 @@ def read_table(
     else:
         reader = csv.reader(io.StringIO(text), delimiter="," if format == "csv" else "\t")
         header = next(reader)
-        rows = [r for r in reader if r]
-        for i, r in enumerate(rows):
+        rows, lines, end = [], [], reader.line_num
+        for r in reader:  # a quoted cell may span lines: a row starts after the last one ended
+            start, end = end + 1, reader.line_num
+            if not r:
+                continue  # a blank line
             if len(r) != len(header):
-                # +2: one for the header line, one because people count lines from 1.
                 raise DataError(
-                    f"{str(path)!r} row {i + 2} has {len(r)} fields but the header has {len(header)}."
+                    f"{str(path)!r} line {start} has {len(r)} fields but the header has {len(header)}."
                 )
+            rows.append(r)
+            lines.append(start)
         table = {c: [r[j] for r in rows] for j, c in enumerate(header)}
     if not table or not next(iter(table.values())):
         raise DataError(f"{str(path)!r} has no data rows.")
-    return table
+    return table, lines
 
 
 def _column(table: dict[str, list[str]], name: str, path: Path) -> list[str]:
@@ -168,7 +192,7 @@ def load_text_classification(
     """Texts and labels from a CSV/TSV/JSONL file. ``classes`` fixes the label order
     (default: sorted label values); a label outside ``classes`` is an error naming the row."""
     path = Path(path)
-    table = read_table(path, format=format, encoding_errors=encoding_errors)
+    table, lines = _read_table(path, format=format, encoding_errors=encoding_errors)
     texts = _column(table, text_column, path)
     raw = [v.strip() for v in _column(table, label_column, path)]
     names = list(classes) if classes is not None else sorted(set(raw))
@@ -176,10 +200,10 @@ def load_text_classification(
     unknown = [i for i, v in enumerate(raw) if v not in index]
     if unknown:
         raise DataError(
-            f"column {label_column!r} has labels outside classes={names}: rows "
-            f"{', '.join(str(i + 1) for i in unknown[:10])} ({raw[unknown[0]]!r}...)."
+            f"column {label_column!r} of {str(path)!r} has labels outside classes={names}, at "
+            f"{_lines(lines, unknown)} ({raw[unknown[0]]!r}...)."
         )
-    return LabeledTexts(texts, np.array([index[v] for v in raw], dtype=np.int64), names)
+    return LabeledTexts(texts, np.array([index[v] for v in raw], dtype=np.int64), names, lines)
 
 
 def load_series(
@@ -194,10 +218,10 @@ def load_series(
 
     ``values`` holds the target column(s) first, then the covariates. Unparseable dates,
     duplicate dates and non-numeric or missing values raise :class:`DataError` naming
-    the rows (data rows counted from 1) or their dates.
+    their lines in the file (the header is line 1) or their dates.
     """
     path = Path(path)
-    table = read_table(path, format=format)
+    table, lines = _read_table(path, format=format)
     targets = [target] if isinstance(target, str) else list(target)
     columns = targets + [c for c in covariates if c not in targets]
     raw_dates = _column(table, date_column, path)
@@ -211,8 +235,10 @@ def load_series(
         except ValueError:
             bad.append(i)
     if bad:
-        shown = ", ".join(f"{i + 1} ({raw_dates[i]!r})" for i in bad[:10])
-        raise DataError(f"column {date_column!r} has {len(bad)} unparseable date(s) in rows {shown}.")
+        shown = _lines([f"{n} ({d!r})" for n, d in zip(lines, raw_dates, strict=True)], bad)
+        raise DataError(
+            f"column {date_column!r} of {str(path)!r} has {len(bad)} unparseable date(s), at {shown}."
+        )
     order = np.argsort(dates, kind="stable")
     if (order != np.arange(len(order))).any():
         logger.warning("%s: rows were not in date order; sorted them by %r", path, date_column)

@@ -33,10 +33,19 @@ class StandardScaler:
         if arr.ndim == 1:
             arr = arr[:, None]  # (T,) -> (T, 1)
         if arr.ndim != 2 or len(arr) == 0:
-            raise DataError(f"StandardScaler.fit needs a non-empty (T, F) array, got shape {arr.shape}.")
+            raise DataError(
+                f"cannot scale the data: expected a non-empty (rows, columns) array, got shape {arr.shape}."
+            )
         if not np.isfinite(arr).all():
-            rows = np.flatnonzero(~np.isfinite(arr).all(axis=1))[:10].tolist()
-            raise DataError(f"StandardScaler.fit got NaN or infinite values in rows {rows}.")
+            # Rows counted from 1, as the messages about files count them (not "rows [100]").
+            bad = np.flatnonzero(~np.isfinite(arr).all(axis=1))
+            shown = ", ".join(str(i + 1) for i in bad[:10]) + (
+                f" and {len(bad) - 10} more" if len(bad) > 10 else ""
+            )
+            raise DataError(
+                f"cannot scale the data: {len(bad)} row(s) hold NaN or infinite values (rows {shown}, "
+                "counted from 1)."
+            )
         self.mean_ = arr.mean(axis=0)
         std = arr.std(axis=0)
         self.scale_ = np.where(std > 0, std, 1.0)

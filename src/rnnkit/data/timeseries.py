@@ -28,7 +28,7 @@ def check_numeric(values: Any, name: str = "values", row_labels: Sequence[Any] |
     """Return ``values`` as float64, or raise :class:`DataError` naming the bad rows.
 
     Non-numeric entries and NaN/inf are refused; the message lists up to 10 rows by
-    their label (a date, or the row number) so the user can find them.
+    their label (a date, or the row number counted from 1) so the user can find them.
     """
     arr = values if isinstance(values, np.ndarray) else np.asarray(values)
     if arr.dtype.kind in "fiub":
@@ -52,7 +52,7 @@ def check_numeric(values: Any, name: str = "values", row_labels: Sequence[Any] |
         out = out.reshape(arr.shape)
         kind = "non-numeric, NaN or infinite values"
     if len(bad_rows):
-        labels = [row_labels[i] if row_labels is not None else i for i in bad_rows[:10]]
+        labels = [row_labels[i] if row_labels is not None else i + 1 for i in bad_rows[:10]]
         more = f" and {len(bad_rows) - 10} more" if len(bad_rows) > 10 else ""
         where = "rows" if row_labels is None else "rows at"
         raise DataError(

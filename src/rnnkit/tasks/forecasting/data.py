@@ -3,8 +3,11 @@ target transforms (level, delta, diff, log_return). Used by :mod:`rnnkit.tasks.f
 
 from __future__ import annotations
 
+import csv
+import io
 import logging
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -12,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from rnnkit.data.loaders import read_text
 from rnnkit.errors import ConfigError, DataError, MissingDependencyError, invalid
 from rnnkit.tasks.forecasting.config import MISSING, TRANSFORMS  # noqa: F401 (re-exported)
 
@@ -67,12 +71,45 @@ def read_frame(data: str) -> tuple[Any, str | None, str | None]:
     suffix = path.suffix.lower()
     if suffix == ".json":
         return pd.read_json(path), None, None
-    # dtype=str: parse dates and numbers ourselves, so bad values can be named by row.
-    return (
-        pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", dtype=str, keep_default_na=False),
-        None,
-        None,
-    )
+    sep = "\t" if suffix == ".tsv" else ","
+    text = read_text(path)  # not UTF-8: an error naming the file and the line
+    try:
+        # dtype=str: parse dates and numbers ourselves, so bad values can be named by their line.
+        frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+        if found:
+            want, line, got = found.groups()
+            raise DataError(
+                f"{str(path)!r} line {line} has {got} fields but the header has {want}."
+            ) from None
+        raise DataError(f"{str(path)!r} is not a table pandas can read: {str(exc).strip()}") from None
+    lines = _file_lines(text, sep)
+    if len(lines) == len(frame):
+        frame.attrs["lines"] = lines
+    return frame, None, None
+
+
+def _file_lines(text: str, sep: str) -> list[int]:
+    """The line each data row starts on (the header is line 1; blank lines are skipped, as
+    pandas skips them; a quoted cell may span lines)."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
+    next(reader, None)
+    lines, end = [], reader.line_num
+    for row in reader:
+        start, end = end + 1, reader.line_num
+        if row and any(cell.strip() for cell in row):
+            lines.append(start)
+    return lines
+
+
+def _where(frame: Any) -> list[str]:
+    """How messages name each row of ``frame``: "line 4" (the file's line, header = line 1) when
+    it was read from a file, else "row 3" (counted from 1): what the user sees, never an index."""
+    lines = frame.attrs.get("lines")
+    if lines is not None and len(lines) == len(frame):
+        return [f"line {n}" for n in lines]
+    return [f"row {i + 1}" for i in range(len(frame))]
 
 
 def _rows(labels: Sequence[Any], idx: Sequence[int], limit: int = 10) -> str:
@@ -80,7 +117,7 @@ def _rows(labels: Sequence[Any], idx: Sequence[int], limit: int = 10) -> str:
     return shown + (f" and {len(idx) - limit} more" if len(idx) > limit else "")
 
 
-def _parse_dates(pd: Any, raw: Any, column: str) -> Any:
+def _parse_dates(pd: Any, raw: Any, column: str, where: Sequence[str]) -> Any:
     """ISO 8601 first (fast, unambiguous), then pandas' per-element parser for the rest."""
     text = raw.astype(str).str.strip()
     dates = pd.to_datetime(text, errors="coerce", format="ISO8601", utc=True)
@@ -89,8 +126,8 @@ def _parse_dates(pd: Any, raw: Any, column: str) -> Any:
         dates[retry] = pd.to_datetime(text[retry], errors="coerce", format="mixed", utc=True)
     bad = np.flatnonzero(dates.isna().to_numpy())
     if len(bad):
-        labels = [f"{i + 1} ({text.iloc[i]!r})" for i in range(len(text))]
-        raise DataError(f"column {column!r} has {len(bad)} unparseable date(s) in rows {_rows(labels, bad)}.")
+        labels = [f"{where[i]} ({text.iloc[i]!r})" for i in range(len(text))]
+        raise DataError(f"column {column!r} has {len(bad)} unparseable date(s), at {_rows(labels, bad)}.")
     return dates.dt.tz_localize(None)  # naive UTC: date arithmetic is unambiguous
 
 
@@ -99,35 +136,34 @@ def _parse_dates(pd: Any, raw: Any, column: str) -> Any:
 MAX_ABS_VALUE = 1e150
 
 
-def _check_finite(values: np.ndarray, text: Any, column: str) -> np.ndarray:
-    """Refuse +-inf and values too large to square, naming the rows (counted from 1, header aside)."""
+def _check_finite(values: np.ndarray, text: Any, column: str, where: Sequence[str]) -> np.ndarray:
+    """Refuse +-inf and values too large to square, naming their lines (or rows) as ``where`` does."""
     bad = np.flatnonzero(np.isinf(values) | (np.abs(np.nan_to_num(values)) > MAX_ABS_VALUE))
     if len(bad):
-        labels = [f"{i + 1} ({text[i]!r})" for i in range(len(values))]
+        labels = [f"{where[i]} ({text[i]!r})" for i in range(len(values))]
         raise DataError(
             f"column {column!r} has {len(bad)} value(s) that are infinite or beyond +-{MAX_ABS_VALUE:g} "
-            f"(their squares overflow), in rows {_rows(labels, bad)}."
+            f"(their squares overflow), at {_rows(labels, bad)}."
         )
     return values
 
 
-def _to_numeric(pd: Any, raw: Any, column: str) -> np.ndarray:
+def _to_numeric(pd: Any, raw: Any, column: str, where: Sequence[str]) -> np.ndarray:
     """Numbers; blanks and NA become NaN (missing values); any other text, an infinite value or
-    one too large to square is an error naming the rows."""
+    one too large to square is an error naming their lines (or rows)."""
     if raw.dtype.kind in "fiub":
         values = raw.to_numpy(dtype=np.float64)
-        return _check_finite(values, [str(v) for v in values], column)
+        return _check_finite(values, [str(v) for v in values], column, where)
     text = raw.astype(str).str.strip()
     values = pd.to_numeric(text, errors="coerce")
     missing = text.isin(["", "NA", "NaN", "nan", "null", "None"])
     bad = np.flatnonzero((values.isna() & ~missing).to_numpy())
     if len(bad):
-        labels = [f"{i + 1} ({text.iloc[i]!r})" for i in range(len(text))]
+        labels = [f"{where[i]} ({text.iloc[i]!r})" for i in range(len(text))]
         raise DataError(
-            f"column {column!r} is not numeric: {len(bad)} value(s) are not numbers, "
-            f"in rows {_rows(labels, bad)}."
+            f"column {column!r} is not numeric: {len(bad)} value(s) are not numbers, at {_rows(labels, bad)}."
         )
-    return _check_finite(values.to_numpy(dtype=np.float64), list(text), column)
+    return _check_finite(values.to_numpy(dtype=np.float64), list(text), column, where)
 
 
 def _nan_runs(values: np.ndarray) -> list[tuple[int, int]]:
@@ -186,9 +222,10 @@ def clean_frame(
         if c not in frame.columns:
             names = ", ".join(repr(str(k)) for k in frame.columns)
             raise DataError(f"column {c!r} not found: the columns are {names}.")
+    where = _where(frame)
     frame = frame.reset_index(drop=True)
-    dates = _parse_dates(pd, frame[date_column], date_column)
-    values = pd.DataFrame({c: _to_numeric(pd, frame[c], c) for c in columns})
+    dates = _parse_dates(pd, frame[date_column], date_column, where)
+    values = pd.DataFrame({c: _to_numeric(pd, frame[c], c, where) for c in columns})
     values.index = pd.DatetimeIndex(dates)
     if not values.index.is_monotonic_increasing:
         logger.warning("rows were not in date order: sorted them by %r", date_column)

@@ -118,10 +118,11 @@ def load_sentiment_data(config: SentimentConfig) -> TextSplits:
 
 
 def drop_unlabelled(table: LabeledTexts, source: str) -> LabeledTexts:
-    """Rows with an empty label or an empty text are dropped, with their count and rows on stderr.
+    """Rows with an empty label or an empty text are dropped, with their count and lines on stderr.
 
     An empty label cell would otherwise become a class of its own (''), and an empty text
-    teaches nothing. Rows are the file's data rows counted from 1 (the header aside)."""
+    teaches nothing. Rows are named by their line in the file (the header is line 1), or
+    counted from 1 when the table did not come from a file."""
     label_of = [table.classes[int(v)] for v in table.labels]
     bad = [
         i
@@ -130,8 +131,12 @@ def drop_unlabelled(table: LabeledTexts, source: str) -> LabeledTexts:
     ]
     if not bad:
         return table
-    shown = ", ".join(str(i + 1) for i in bad[:10]) + (f" and {len(bad) - 10} more" if len(bad) > 10 else "")
-    logger.warning("%s: dropped %d row(s) with an empty label or text (rows %s)", source, len(bad), shown)
+    word, numbers = ("line", table.lines) if table.lines is not None else ("row", range(1, len(table) + 1))
+    shown = ", ".join(str(numbers[i]) for i in bad[:10]) + (
+        f" and {len(bad) - 10} more" if len(bad) > 10 else ""
+    )
+    where = f"{word}{'s' if len(bad) > 1 else ''} {shown}"
+    logger.warning("%s: dropped %d row(s) with an empty label or text (at %s)", source, len(bad), where)
     keep = np.setdiff1d(np.arange(len(table)), bad)
     classes = [c for c in table.classes if c]
     remap = {old: classes.index(name) for old, name in enumerate(table.classes) if name}
