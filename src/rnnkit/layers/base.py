@@ -130,6 +130,7 @@ class Layer(Weights, nn.Module):
         self.activity_regularizer = reg_mod.get(activity_regularizer, argument="activity_regularizer")
         self._regularizers: dict[str, Any] = {}
         self._constraints: dict[str, Any] = {}
+        self._non_trainable: set[str] = set()  # weights made with trainable=False (moving statistics)
         self._activity_losses: list[Tensor] = []
         self._factory: dict[str, Any] = {}
 
@@ -174,6 +175,8 @@ class Layer(Weights, nn.Module):
         value = init(tuple(shape), **self._factory)
         param = nn.Parameter(value, requires_grad=trainable and self._trainable)
         self.register_parameter(name, param)
+        if not trainable:
+            self._non_trainable.add(name)
         if regularizer is not None:
             self._regularizers[name] = regularizer
         if constraint is not None:
@@ -236,8 +239,8 @@ class Layer(Weights, nn.Module):
     @trainable.setter
     def trainable(self, value: bool) -> None:
         self._trainable = bool(value)
-        for p in self.parameters(recurse=False):
-            p.requires_grad_(self._trainable)
+        for name, p in self.named_parameters(recurse=False):
+            p.requires_grad_(self._trainable and name not in self._non_trainable)
         for m in self.children():
             if isinstance(m, Layer):
                 m.trainable = value

@@ -133,16 +133,6 @@ class BatchNormalization(Layer):
         super().build(input_shape)
 
     @property
-    def trainable(self) -> bool:
-        return self._trainable
-
-    @trainable.setter
-    def trainable(self, value: bool) -> None:
-        self._trainable = bool(value)
-        for name, p in self.named_parameters(recurse=False):
-            p.requires_grad_(self._trainable and not name.startswith("running_"))
-
-    @property
     def moving_mean(self) -> Tensor:
         return self.running_mean
 
