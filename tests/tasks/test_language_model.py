@@ -245,3 +245,34 @@ def test_model_files_saved_before_the_input_scale_load_unscaled(tmp_path):
     loaded = load_model(tmp_path / "m.safetensors", compile=False)
     assert loaded.input_scale == 1.0 and "scale_embedding" not in loaded.get_config()
     torch.testing.assert_close(loaded(ids), before)
+
+
+def test_straight_double_quotes_attach_inside(monkeypatch):
+    """Issue 20 item 11: generation printed 'they like " deeper " models'."""
+    from rnnkit.data import WordTokenizer
+
+    tok = WordTokenizer(lower=True, punctuation="split").fit(['they like "deeper" models! yes'])
+    script = [tok.token_to_id(w) for w in ["like", '"', "deeper", '"', "models", "!", '"', "yes", '"']]
+
+    class Scripted:  # a decoder whose most likely next token follows the script
+        def __init__(self):
+            self.i = 0
+
+        def sync(self, ids):
+            pass
+
+        @property
+        def logits(self):
+            out = torch.zeros(tok.vocab_size)
+            out[script[self.i]] = 1.0
+            return out
+
+        def push(self, token):
+            self.i += 1
+
+    lm = LanguageModel.__new__(LanguageModel)
+    lm.level, lm.tokenizer, lm._banned = "word", tok, torch.tensor([0, 1, 2])
+    monkeypatch.setattr(lm, "new_decoder", Scripted, raising=False)
+    monkeypatch.setattr(lm, "encode_context", lambda text: tok.encode(text), raising=False)
+    assert lm.generate("they", 9, temperature=0) == ' like "deeper" models! "yes"'
+    assert lm.generate('she said "', 2, temperature=0) == 'like"'  # the prompt opened a quote

@@ -242,6 +242,8 @@ class LanguageModel:
         context = self.encode_context(prompt)
         dec.sync(context)
         prev = context[-1] if context else None
+        # Straight double quotes open and close alike: an odd count on the line so far means open.
+        quote_open = prompt.rsplit("\n", 1)[-1].count('"') % 2 == 1
         for i in range(length):
             logits = dec.logits.clone()
             logits[self._banned] = float("-inf")
@@ -252,8 +254,10 @@ class LanguageModel:
                 token = int(torch.multinomial(probs, 1, generator=gen))
             dec.push(token)
             first = i == 0 and (not prompt or prompt[-1].isspace() or prompt[-1] in _NO_SPACE_AFTER)
-            yield self.token_text(token, first=first, prev=prev)
+            yield self.token_text(token, first=first, prev=prev, quote_open=quote_open)
             prev = token
+            if self.level == "word":
+                quote_open = token != EOS_ID and quote_open != (self.tokenizer.vocab[token] == '"')
 
     def generate(
         self,
@@ -267,11 +271,16 @@ class LanguageModel:
         """``length`` tokens (words or characters) sampled after ``prompt``; returns only the new text."""
         return "".join(self.iter_generate(prompt, length, temperature, top_k, top_p, seed))
 
-    def token_text(self, token: int, first: bool = False, prev: int | None = None) -> str:
+    def token_text(
+        self, token: int, first: bool = False, prev: int | None = None, quote_open: bool = False
+    ) -> str:
         """The text of ``token`` as it follows ``prev``: words are detokenised, so punctuation and
         contractions attach to the word before ("whale." not "whale .", "don't") and nothing
-        follows a line break or an opening bracket with a space. Casing stays the tokenizer's
-        (a lower-casing tokenizer cannot give it back)."""
+        follows a line break or an opening bracket with a space. ``quote_open``: an odd number
+        of straight double quotes precede on the line, so a '"' closes (attaches to the word
+        before) and, when ``prev`` is that opening '"', the word attaches to it: 'like "deeper"
+        models', not 'like " deeper " models'. Casing stays the tokenizer's (a lower-casing
+        tokenizer cannot give it back)."""
         if self.level == "char":
             return self.tokenizer.vocab[token] if token != EOS_ID else "\n"
         if token == EOS_ID:
@@ -284,6 +293,8 @@ class LanguageModel:
             or word[:1] in _NO_SPACE_BEFORE
             or word.lower() in _CLITICS
             or (before is not None and before in _NO_SPACE_AFTER)
+            or (word == '"' and quote_open)  # a closing quote
+            or (before == '"' and quote_open)  # the first word inside the quotes
         )
         return word if glued else " " + word
 
