@@ -276,3 +276,30 @@ def test_straight_double_quotes_attach_inside(monkeypatch):
     monkeypatch.setattr(lm, "encode_context", lambda text: tok.encode(text), raising=False)
     assert lm.generate("they", 9, temperature=0) == ' like "deeper" models! "yes"'
     assert lm.generate('she said "', 2, temperature=0) == 'like"'  # the prompt opened a quote
+
+
+def test_a_one_epoch_run_draws_its_curve_with_a_plain_title(tmp_path, monkeypatch):
+    """Issue 20 item 16: the curve of a 1-epoch LM run was titled "lm: lm" (x-axis 0.96-1.04:
+    tests/models/test_plotting.py)."""
+    import rnnkit.models
+
+    drawn = []
+    monkeypatch.setattr(
+        rnnkit.models, "plot_history", lambda logs, path, title=None: drawn.append((logs, title))
+    )
+    (tmp_path / "c.txt").write_text(CORPUS, encoding="utf-8")
+    cfg = LMConfig(
+        data=str(tmp_path / "c.txt"),
+        level="char",
+        embed_dim=8,
+        units=8,
+        num_layers=1,
+        batch_size=2,
+        bptt=8,
+        epochs=1,
+        max_steps=2,
+        threads=1,
+    )
+    train_lm(cfg, tmp_path / "tiny-run")
+    ((logs, title),) = drawn
+    assert title == "lm training (tiny-run/)" and len(logs["loss"]) == 1
