@@ -18,6 +18,8 @@ import pytest
 import torch
 
 from rnnkit.models.data import ArrayData
+from rnnkit.models.tbptt import TBPTT
+from rnnkit.tasks.runs import ShardedBatches
 
 POS = ["great", "wonderful", "fantastic", "loved", "moving"]
 NEG = ["awful", "boring", "terrible", "hated", "dull"]
@@ -132,8 +134,31 @@ def test_a_batch_smaller_than_the_process_count_is_skipped_on_every_process():
     assert three == [[2, 1], [1, 1]]  # a last batch of 2 rows still has one per process
 
 
+class _Resets:
+    def __init__(self):
+        self.calls = []
+
+    def reset_states(self, indices=None):
+        self.calls.append(indices)
+
+
+def test_a_tbptt_stream_reset_reaches_the_process_holding_that_stream():
+    """Streams 1, 2 and 3 restart at chunk 1: under 2 processes, rank 0 holds stream 2 as its row 1,
+    rank 1 holds streams 1 and 3 as its rows 0 and 1."""
+    data = TBPTT(
+        torch.zeros(4, 4, dtype=torch.long), torch.zeros(4, 4, dtype=torch.long), 2, resets={1: [1, 2, 3]}
+    )
+    seen = []
+    for rank in (0, 1):
+        shard, model = ShardedBatches(data, rank, 2), _Resets()
+        for step, batch in enumerate(shard):
+            assert batch[0].shape == (2, 2)  # (B / N, k)
+            shard.on_batch_begin(model, step)
+        seen.append(model.calls)
+    assert seen == [[[1]], [[0, 1]]]
+
+
 STOP_ON_ONE_RANK = """
-import json, sys
 import numpy as np
 import torch
 from rnnkit import Sequential, callbacks, layers, set_seed

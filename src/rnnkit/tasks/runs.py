@@ -309,6 +309,7 @@ class ShardedBatches:
 
     def __init__(self, batches: Any, rank: int, world: int) -> None:
         self.batches, self.rank, self.world = batches, rank, world
+        self._current: int | None = None
 
     def __len__(self) -> int:
         return len(self.batches)
@@ -321,14 +322,40 @@ class ShardedBatches:
         return item[self.rank :: self.world]  # (B, ...) -> (~B / N, ...)
 
     def __iter__(self) -> Iterator[Any]:
-        for batch in self.batches:
+        for i, batch in enumerate(self.batches):
             first = batch[0] if isinstance(batch, (tuple, list)) else batch
             if len(first) < self.world:
                 continue
+            self._current = i  # the wrapped batches' own index, for on_batch_begin
             yield self._cut(batch)
+
+    def on_batch_begin(self, model: Any, batch: int) -> None:
+        """The wrapped hook (a TBPTT's per-stream state resets) names rows of the whole batch:
+        it gets a model that resets this process's rows among them."""
+        hook = getattr(self.batches, "on_batch_begin", None)
+        if hook is not None:
+            hook(_ShardRows(model, self.rank, self.world), batch if self._current is None else self._current)
 
     def __getattr__(self, name: str) -> Any:  # on_epoch_begin hooks etc. of the wrapped batches
         return getattr(self.batches, name)
+
+
+class _ShardRows:
+    """``model`` as seen by a hook over whole batches: row i of a batch is row i // N of process i % N."""
+
+    def __init__(self, model: Any, rank: int, world: int) -> None:
+        self.model, self.rank, self.world = model, rank, world
+
+    def reset_states(self, indices: Any = None) -> None:
+        if indices is None:
+            self.model.reset_states()
+            return
+        local = [int(i) // self.world for i in indices if int(i) % self.world == self.rank]
+        if local:
+            self.model.reset_states(indices=local)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.model, name)
 
 
 def shard(batches: Any) -> Any:
