@@ -143,7 +143,49 @@ def task_table() -> str:
     )
     for case in ("seattle-h1", "seattle-h7", "nyc-h24", "aapl-h5"):
         add(f"forecast-{case}.json", f"forecast {case}", lambda d: str(d["verdict"]).split(";")[0])
+    add("translation-main.json", "English -> Spanish, verses held out at random", _translation_result)
+    add(
+        "speech-bigru-pad.json",
+        "speech-to-text, spoken digit strings, BiGRU",
+        lambda d: (
+            f"test WER {d['metrics']['test_beam+lm_wer']:.1%} (beam + LM); "
+            f"unseen voices {d['flite']['beam+lm']['wer']:.1%}"
+        ),
+    )
+    add(
+        "commands-words.json",
+        "voice commands, 10 words + unknown + silence",
+        lambda d: (
+            f"test accuracy {d['metrics']['test_accuracy']:.1%}; unseen voices {d['flite']['accuracy']:.1%}"
+        ),
+    )
+    add(
+        "music-melody.json",
+        "Bach melodies, LSTM",
+        lambda d: (
+            f"test NLL {d['test']['nll_per_note']:.3f} nats/note "
+            f"(interpolated trigram {d['baselines_test']['interpolated trigram']['nll']:.3f})"
+        ),
+    )
+    add("caption-shapes.json", "captioning shapes, attention, greedy", _caption_result)
     return _table(["task", "result", "results file"], rows)
+
+
+def _translation_result(d: dict[str, Any]) -> str:
+    best = {(r["system"], r["split"], r["beam"]): r for r in d["rows"]}
+    model, ref = best[("model", "random", 5)], best[("apertium -u eng-spa", "random", None)]
+    return (
+        f"BLEU {model['bleu']:.1f}, chrF {model['chrf']:.1f} (Apertium {ref['bleu']:.1f} / {ref['chrf']:.1f})"
+    )
+
+
+def _caption_result(d: dict[str, Any]) -> str:
+    row = d["rows"][0]
+    s = row["scores"]
+    return (
+        f"BLEU-4 {s['all']['bleu4']:.1f}, exact {s['all']['exact_match']:.1%} "
+        f"({s['held_out']['exact_match']:.1%} on held-out pairs)"
+    )
 
 
 def memory_table() -> str:
@@ -244,7 +286,9 @@ def task_lm() -> str:
             continue
         c, m = d["config"], d["metrics"]
         model = f"{c['num_layers']} x {c['units']} {c['cell'].upper()}, {c.get('optimizer', 'adam')}"
-        rows.append([what, model, m["epochs"], m["test_perplexity"], m["test_nats_per_token"], f"`{name}`"])
+        rows.append(
+            [what, model, m["epochs"], f"{m['test_perplexity']:.1f}", m["test_nats_per_token"], f"`{name}`"]
+        )
     out = _table(["corpus", "model", "epochs", "test perplexity", "test nats/token", "results file"], rows)
     lat = []
     for name, weights in (("suggest-latency-ptb.json", "float32"), ("suggest-latency-ptb-int8.json", "int8")):
@@ -306,7 +350,8 @@ def task_translate() -> str:
     if d is None:
         return "*Not measured yet.*\n"
     rows = [
-        [r["system"], r["split"], r["beam"] or "-", r["bleu"], r["chrf"], r["sentences"]] for r in d["rows"]
+        [r["system"], r["split"], r["beam"] or "-", f"{r['bleu']:.2f}", f"{r['chrf']:.2f}", r["sentences"]]
+        for r in d["rows"]
     ]
     tr = d["training"]
     head = (
@@ -437,17 +482,19 @@ def task_caption() -> str:
             held = r["scores"].get("held_out", {}).get("exact_match")
             rows.append(
                 [
+                    Path(r["run"]).name,
                     r["data"],
                     r["model"],
                     r["decoder"],
                     r["epochs"],
-                    r["train_minutes"],
-                    s["bleu4"],
+                    f"{r['train_minutes']:.1f}",
+                    f"{s['bleu4']:.1f}",
                     _pct(s["exact_match"]),
                     _pct(held),
                 ]
             )
     header = [
+        "run",
         "data",
         "model",
         "decoder",
