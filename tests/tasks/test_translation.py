@@ -23,7 +23,7 @@ from rnnkit.tasks.translation.config import TranslationConfig
 from rnnkit.tasks.translation.data import PairBatches, encode_pairs, make_tokenizers, pad, read_pairs
 from rnnkit.tasks.translation.model import Seq2Seq
 from rnnkit.tasks.translation.predictor import Translator, sacrebleu_scores
-from rnnkit.tasks.translation.train import train
+from rnnkit.tasks.translation.train import LinearDecay, train
 
 EN = ["sun", "moon", "star", "tree", "river", "stone", "bird", "fish", "wolf", "horse", "fire", "rain"]
 ES = ["sol", "luna", "astro", "arbol", "rio", "piedra", "ave", "pez", "lobo", "caballo", "fuego", "lluvia"]
@@ -90,6 +90,40 @@ def test_loss_ignores_padding_and_smooths_labels() -> None:
         by_hand = 0.8 * by_hand_nll + 0.2 * (-lp.mean(-1)).mean()
     torch.testing.assert_close(nll, by_hand_nll)
     torch.testing.assert_close(loss, by_hand)
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_loss_equals_torch_cross_entropy_value_and_gradient(smoothing: float) -> None:
+    """The one-log-softmax loss is F.cross_entropy(ignore_index=0, label_smoothing=e), gradients too."""
+    torch.manual_seed(1)
+    logits = torch.randn(3, 5, 50, requires_grad=True)
+    target = TGT[:, 1:]
+    loss, _ = _tiny(label_smoothing=smoothing).token_losses(logits, target)
+    (g,) = torch.autograd.grad(loss, logits)
+    want = torch.nn.functional.cross_entropy(
+        logits.reshape(-1, 50), target.reshape(-1), ignore_index=0, label_smoothing=smoothing
+    )
+    (g_want,) = torch.autograd.grad(want, logits)
+    torch.testing.assert_close(loss, want)
+    torch.testing.assert_close(g, g_want)
+
+
+def test_linear_decay_holds_then_falls_to_zero() -> None:
+    d = LinearDecay(0.01, 0.25, minutes=None, total_steps=100)
+    factors = []
+    for step in (0, 50, 75, 90, 100):
+        d.step = step
+        factors.append(round(d.factor(), 6))
+    assert factors == [1.0, 1.0, 1.0, 0.4, 0.0]
+    timed = LinearDecay(0.01, 1.0, minutes=10.0, total_steps=1)
+    assert 0.99 < timed.factor() <= 1.0  # time-based: just started
+
+
+def test_config_schedule_and_precision_errors() -> None:
+    with pytest.raises(ConfigError, match=r"lr_decay=1.5 is not valid: expected a number in \[0, 1\]"):
+        TranslationConfig(lr_decay=1.5)
+    with pytest.raises(ConfigError, match=r"mixed_precision='fp16' is not valid"):
+        TranslationConfig(mixed_precision="fp16")
 
 
 def test_tied_embeddings_share_the_weight() -> None:

@@ -159,10 +159,18 @@ class Seq2Seq(Model):
     def token_losses(self, logits: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
         """(label-smoothed cross-entropy, plain NLL), both averaged over real (non-pad) target tokens."""
         flat, y = logits.reshape(-1, logits.shape[-1]).float(), target.reshape(-1)
-        loss = F.cross_entropy(flat, y, ignore_index=0, label_smoothing=self.label_smoothing)
-        with torch.no_grad():
-            nll = F.cross_entropy(flat, y, ignore_index=0)
-        return loss, nll
+        # One log-softmax for both: over a 4k-8k vocabulary it is ~8% of a training step, and
+        # F.cross_entropy(label_smoothing=e) is exactly (1 - e) * NLL + e * mean_v(-log p_v).
+        logp = torch.log_softmax(flat, dim=-1)  # (B * T, V)
+        real = y != 0  # <pad> targets carry no loss
+        n = real.sum().clamp(min=1)
+        nll_tok = -logp.gather(1, y.unsqueeze(1)).squeeze(1)  # (B * T,)
+        nll = (nll_tok * real).sum() / n
+        e = self.label_smoothing
+        if e == 0:
+            return nll, nll.detach()
+        uniform = -(logp.mean(-1) * real).sum() / n
+        return (1 - e) * nll + e * uniform, nll.detach()
 
     def train_step(self, data: tuple[Any, Any, Tensor | None]) -> dict[str, Any]:
         x, y, _ = data
