@@ -12,6 +12,8 @@ from rnnkit.config import Config, choice, non_negative_int, positive_float, posi
 from rnnkit.errors import ConfigError, invalid
 
 CELLS = ("lstm", "gru")
+PRECISIONS = (None, "bf16")
+CLOCKS = ("wall", "cpu")
 ATTENTIONS = ("dot", "additive", "none")  # Luong (general) | Bahdanau (additive) | plain encoder-decoder
 BUILTIN_DATA = ("bible_en_es", "bible_en_es:random", "bible_en_es:books")
 
@@ -21,7 +23,12 @@ class TranslationConfig(Config):
     """Every knob of a translation run (English -> Spanish on the bundled Bible by default)."""
 
     # More epochs, a longer time budget or a larger evaluation may change when a run is resumed.
-    RESUMABLE_KEYS: ClassVar[frozenset[str]] = Config.RESUMABLE_KEYS | {"max_minutes", "max_eval", "beam"}
+    RESUMABLE_KEYS: ClassVar[frozenset[str]] = Config.RESUMABLE_KEYS | {
+        "max_minutes",
+        "budget_clock",
+        "max_eval",
+        "beam",
+    }
 
     data: str = "bible_en_es"  # bible_en_es (random verse split), bible_en_es:books, or a TSV/CSV/JSONL file
     source_column: str = "source"  # source-language column of a pairs file
@@ -42,6 +49,9 @@ class TranslationConfig(Config):
     epochs: int = 8
     learning_rate: float = 2e-3  # Adam
     clipnorm: float = 1.0  # per-weight gradient clipping: RNN gradients can explode
+    # the last fraction of the run (of max_minutes, else of the epochs) in which lr falls linearly to 0
+    lr_decay: float = 0.0
+    mixed_precision: str | None = None  # "bf16": bfloat16 autocast in training (~1.7x on AVX512-BF16)
     beam: int = 5  # evaluation and default decoding
     length_penalty: float = 0.6  # GNMT alpha; 0 ranks by log-probability alone
     max_len_ratio: float = 1.5  # output tokens at most ratio * source tokens + 10
@@ -51,6 +61,8 @@ class TranslationConfig(Config):
     max_steps: int | None = None  # cap on batches per epoch (quick runs and tests)
     max_eval: int | None = None  # cap on evaluated sentences per split (quick runs)
     max_minutes: float | None = None  # stop training after this many minutes (a benchmark's time budget)
+    # what max_minutes counts: wall | cpu (this process's CPU time: a fair budget on a shared machine)
+    budget_clock: str = "wall"
 
     def __post_init__(self) -> None:
         choice("cell", self.cell, CELLS)
@@ -79,6 +91,11 @@ class TranslationConfig(Config):
         non_negative_int("seed", self.seed)
         rate("dropout", self.dropout)
         rate("label_smoothing", self.label_smoothing)
+        decay = self.lr_decay
+        if isinstance(decay, bool) or not isinstance(decay, (int, float)) or not 0 <= decay <= 1:
+            raise ConfigError(invalid("lr_decay", self.lr_decay, "a number in [0, 1]"))
+        choice("mixed_precision", self.mixed_precision, PRECISIONS)
+        choice("budget_clock", self.budget_clock, CLOCKS)
         positive_float("learning_rate", self.learning_rate)
         positive_float("clipnorm", self.clipnorm)
         positive_float("max_len_ratio", self.max_len_ratio)

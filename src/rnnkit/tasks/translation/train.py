@@ -22,14 +22,19 @@ from rnnkit.tasks.translation.data import PairBatches, PairSplits, encode_pairs,
 from rnnkit.tasks.translation.model import build_model
 from rnnkit.tasks.translation.predictor import SOURCE_TOKENIZER, TARGET_TOKENIZER, TASK, Translator
 
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+
 
 class TimeBudget(Callback):
-    """Stops training after ``minutes`` (checked after every batch): a fixed compute budget."""
+    """Stops training after ``minutes`` (checked after every batch): a fixed compute budget,
+    in wall time or in this process's CPU time (``clock="cpu"``: on a shared machine, two runs
+    given the same CPU budget did the same work whatever else was running)."""
 
-    def __init__(self, minutes: float) -> None:
+    def __init__(self, minutes: float, clock: str = "wall") -> None:
         super().__init__()
         self.seconds = minutes * 60.0
-        self.t0 = time.perf_counter()
+        self.clock = CLOCKS[clock]
+        self.t0 = self.clock()
         self.stopped_at: tuple[int, int] | None = None
         self.epoch = 0
 
@@ -37,9 +42,43 @@ class TimeBudget(Callback):
         self.epoch = epoch
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        if time.perf_counter() - self.t0 > self.seconds:
+        if self.clock() - self.t0 > self.seconds:
             self.model.stop_training = True
             self.stopped_at = (self.epoch, batch + 1)
+
+
+class LinearDecay(Callback):
+    """The learning rate holds, then falls linearly to 0 over the last ``fraction`` of the run.
+
+    Progress is the share of the time budget spent (``minutes``), else the share of the
+    batches (``total_steps``): a run cut by its budget ends at lr 0 instead of mid-plateau,
+    the cheap gain of a "warm-down" (hold-then-decay) schedule when the budget is fixed.
+    """
+
+    def __init__(
+        self, base_lr: float, fraction: float, *, minutes: float | None, total_steps: int, clock: str = "wall"
+    ) -> None:
+        super().__init__()
+        self.base_lr, self.fraction = base_lr, fraction
+        self.seconds = None if minutes is None else minutes * 60.0
+        self.total_steps = max(1, total_steps)
+        self.step = 0
+        self.clock = CLOCKS[clock]
+        self.t0 = self.clock()
+
+    def progress(self) -> float:
+        if self.seconds is not None:
+            return min(1.0, (self.clock() - self.t0) / self.seconds)
+        return min(1.0, self.step / self.total_steps)
+
+    def factor(self) -> float:
+        return min(1.0, (1.0 - self.progress()) / self.fraction)
+
+    def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        self.model.optimizer.lr = self.base_lr * self.factor()
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        self.step += 1
 
 
 def train(config: TranslationConfig, options: runs.TrainOptions) -> dict[str, Any]:
@@ -78,9 +117,23 @@ def train_on(
     )
     val_batches = PairBatches(va_src, va_tgt, 64, shuffle=False)
     model = build_model(config, src_tok.vocab_size, tgt_tok.vocab_size)
-    model.compile(optimizer=optimizers.Adam(learning_rate=config.learning_rate, clipnorm=config.clipnorm))
-    budget = TimeBudget(config.max_minutes) if config.max_minutes else None
+    model.compile(
+        optimizer=optimizers.Adam(learning_rate=config.learning_rate, clipnorm=config.clipnorm),
+        mixed_precision=config.mixed_precision,
+    )
+    budget = TimeBudget(config.max_minutes, config.budget_clock) if config.max_minutes else None
     cbs = [*callbacks, *([budget] if budget else [])]
+    if config.lr_decay > 0:
+        # the schedule, like the time budget, is per session: a resumed run starts it again
+        steps = len(train_batches) * config.epochs
+        decay = LinearDecay(
+            config.learning_rate,
+            config.lr_decay,
+            minutes=config.max_minutes,
+            total_steps=steps,
+            clock=config.budget_clock,
+        )
+        cbs.append(decay)
     cpu0 = time.process_time()  # on a shared machine the CPU time is the honest measure of work
     start, seconds = runs.fit_in_run(
         model, run, train_batches, val_batches, epochs=config.epochs, callbacks=cbs
