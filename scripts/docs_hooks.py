@@ -9,6 +9,7 @@ names the results file and the command that made it. Run it alone with
 
 from __future__ import annotations
 
+import io
 import json
 import math
 from collections.abc import Callable, Iterable, Sequence
@@ -19,6 +20,19 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 GENERATED = ROOT / "docs" / "generated"
 FIGURES = ROOT / "docs" / "figures"
+
+
+def _write_if_changed(path: Path, data: bytes) -> None:
+    """Write only new content: ``mkdocs serve`` rebuilds on every change under docs/, so
+    rewriting the same bytes on each build would rebuild forever."""
+    if not path.is_file() or path.read_bytes() != data:
+        path.write_bytes(data)
+
+
+def _save_png(fig: Any, path: Path) -> None:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, metadata={"Software": None})
+    _write_if_changed(path, buffer.getvalue())
 
 
 def _load(name: str) -> Any | None:
@@ -542,7 +556,7 @@ def figures() -> None:
         ax.set_title(f"How much gradient reaches step t (T = {grads['config']['length']}, at initialisation)")
         ax.legend()
         fig.tight_layout()
-        fig.savefig(FIGURES / "vanishing-gradients.png", dpi=110)
+        _save_png(fig, FIGURES / "vanishing-gradients.png")
         plt.close(fig)
     five = _load("five-types.json")
     if five is not None:
@@ -556,7 +570,7 @@ def figures() -> None:
         ax.set_ylabel("test accuracy (%)")
         ax.set_title("The five types on one dataset")
         fig.tight_layout()
-        fig.savefig(FIGURES / "five-types.png", dpi=110)
+        _save_png(fig, FIGURES / "five-types.png")
         plt.close(fig)
     task_figures(plt)
 
@@ -574,7 +588,7 @@ COPIED_FIGURES = (
 
 def _save(fig: Any, name: str) -> None:
     fig.tight_layout()
-    fig.savefig(FIGURES / name, dpi=110)
+    _save_png(fig, FIGURES / name)
 
 
 def _bars(plt: Any, name: str, title: str, ylabel: str, labels: list[str], values: list[float]) -> None:
@@ -593,7 +607,7 @@ def task_figures(plt: Any) -> None:
     """One figure per task page (and section 5 of the guide), from the recorded results."""
     for name in COPIED_FIGURES:
         if (RESULTS / name).is_file():
-            (FIGURES / name).write_bytes((RESULTS / name).read_bytes())
+            _write_if_changed(FIGURES / name, (RESULTS / name).read_bytes())
     curves = [(n, _load(n)) for n, _ in SENTIMENT_RUNS[:3]]
     if all(d is not None for _, d in curves):
         fig, ax = plt.subplots(figsize=(7, 3.6))
@@ -702,7 +716,7 @@ def generate() -> None:
         **task_snippets(),
     }
     for name, text in snippets.items():
-        (GENERATED / f"{name}.md").write_text(text, encoding="utf-8")
+        _write_if_changed(GENERATED / f"{name}.md", text.encode("utf-8"))
     figures()
 
 
