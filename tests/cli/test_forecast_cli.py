@@ -147,3 +147,16 @@ def test_a_constant_series_trains_and_says_mase_is_undefined(tmp_path):
     assert result.exit_code == 0, result.output
     assert "MASE is undefined, the training series is constant" in result.output
     assert "the naive forecast (MAE " in result.output and "; MASE is undefined)." in result.output
+
+
+def test_a_bad_value_is_named_by_its_file_and_line(monkeypatch, capsys, tmp_path):
+    """Issue 20 item 17: errors about a file say which file and which line (the header is line 1)."""
+    csv = write_csv(tmp_path / "load.csv", n=40, covariate=False)
+    lines = csv.read_text().splitlines()
+    lines[5] = lines[5].split(",")[0] + ",n/a"
+    csv.write_text("\n".join(lines) + "\n")
+    argv = ["train", "forecast", "--data", str(csv), "--date-column", "day", "--target", "load"]
+    code, err = _exit(monkeypatch, capsys, [*argv, "--out", str(tmp_path / "r")])
+    assert code == 2 and err.splitlines()[-1] == (
+        f"error: {str(csv)!r}: column 'load' is not numeric: 1 value(s) are not numbers, at line 6 ('n/a')."
+    )

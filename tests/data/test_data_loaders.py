@@ -58,7 +58,7 @@ def test_series_sorts_dates_and_names_bad_rows(tmp_path, caplog):
     path.write_text("date,y\n2024-01-01,1\n2024-01-02,\n2024-01-03,abc\n", encoding="utf-8")
     with pytest.raises(
         DataError,
-        match=r"^column 'y' has non-numeric, NaN or infinite values in 2 row\(s\): "
+        match=r"^column 'y' of '.*' has non-numeric, NaN or infinite values in 2 row\(s\): "
         r"rows at 2024-01-02T00:00:00, 2024-01-03T00:00:00\.$",
     ):
         load_series(path, date_column="date", target="y")

@@ -254,7 +254,9 @@ def load_series(
         col = [table[c][i].strip() for i in order]
         # "" and "NA" are missing values: turn them into NaN so check_numeric names their rows.
         col_values = [("nan" if v in ("", "NA", "NaN", "null") else v) for v in col]
-        values[:, j] = check_numeric(np.array(col_values, dtype=object), f"column {c!r}", labels)
+        values[:, j] = check_numeric(
+            np.array(col_values, dtype=object), f"column {c!r} of {str(path)!r}", labels
+        )
     return Series(dates, values, columns)
 
 

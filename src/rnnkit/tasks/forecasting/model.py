@@ -15,7 +15,7 @@ from torch import nn
 
 from rnnkit import layers
 from rnnkit.data.timeseries import calendar_features, split_by_time
-from rnnkit.errors import ConfigError, invalid
+from rnnkit.errors import ConfigError, DataError, invalid
 from rnnkit.models import Model
 from rnnkit.tasks.forecasting.config import (  # noqa: F401 (re-exported)
     CELLS,
@@ -39,16 +39,21 @@ def load_data(cfg: ForecastConfig, data: str | None = None) -> SeriesData:
     if target is None:
         raise ConfigError("target is required for a file: pass the column to forecast (--target COL).")
     date_column = "date" if ds_freq is not None else cfg.date_column
-    return clean_frame(
-        frame,
-        date_column=date_column,
-        target=target,
-        covariates=cfg.covariates,
-        frequency=ds_freq,
-        resample=cfg.resample,
-        missing=cfg.missing,
-        max_gap=cfg.max_gap,
-    )
+    try:
+        return clean_frame(
+            frame,
+            date_column=date_column,
+            target=target,
+            covariates=cfg.covariates,
+            frequency=ds_freq,
+            resample=cfg.resample,
+            missing=cfg.missing,
+            max_gap=cfg.max_gap,
+        )
+    except DataError as exc:
+        if ds_freq is not None:  # a bundled dataset: no file of the user's to name
+            raise
+        raise DataError(f"{data or cfg.data!r}: {exc}") from None  # which file the lines are in
 
 
 def choose_season(train: np.ndarray, frequency: str) -> int:
