@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```\s*$", re.MULTILINE | re.DOTALL)
 KINDS = {"python", "bash", "shell", "text"}
-PAGE_TIMEOUT = 240
+PAGE_TIMEOUT = 480  # a task page trains a tiny model; the CI machine is shared
 
 
 # Pages whose code may not run yet, by name, so the list cannot grow silently. Empty: the
