@@ -1,4 +1,5 @@
-"""Shared machinery of the built-in cells (SimpleRNNCell, LSTMCell, GRUCell).
+"""Shared machinery of the built-in cells (SimpleRNNCell, LSTMCell, GRUCell; :class:`KerasCell`,
+their arguments, kernels and dropout masks, also serves ConvLSTMCell).
 
 A cell follows Keras's cell contract -- ``call(inputs_t, states, training) ->
 (output_t, new_states)``, ``state_size``, ``output_size``,
