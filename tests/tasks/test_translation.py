@@ -22,7 +22,7 @@ from rnnkit.tasks import runs
 from rnnkit.tasks.translation.config import TranslationConfig
 from rnnkit.tasks.translation.data import PairBatches, encode_pairs, make_tokenizers, pad, read_pairs
 from rnnkit.tasks.translation.model import Seq2Seq
-from rnnkit.tasks.translation.predictor import Translator, sacrebleu_scores
+from rnnkit.tasks.translation.predictor import Translator, _no_repeat_step, ban_repeats, sacrebleu_scores
 from rnnkit.tasks.translation.train import LinearDecay, train
 
 EN = ["sun", "moon", "star", "tree", "river", "stone", "bird", "fish", "wolf", "horse", "fire", "rain"]
@@ -214,6 +214,42 @@ def test_decoding_invariants_on_the_trained_model(tiny_run: tuple[Path, dict]) -
         assert [h.score for h in alone] == pytest.approx([h.score for h in batched[i]], abs=1e-4)
     greedy_alone = [tr.translate(t, beam=1)[0][0].text for t in texts]
     assert greedy_alone == [x[0].text for x in tr.translate(texts, beam=1, batch_size=5)]
+    tr.config.no_repeat_ngram = 4  # the code has no repeated 4-gram to ban in these: same output
+    assert [x[0].text for x in tr.translate(texts[:12], beam=5)] == [x[0].text for x in five[:12]]
+
+
+def test_ban_repeats_by_hand() -> None:
+    history = torch.tensor([[2, 7, 8, 9, 7, 8], [2, 7, 8, 7, 8, 7]])  # (N=2, L=6)
+    lp = torch.zeros(2, 12)
+    out = ban_repeats(lp, history, 3)
+    # row 0: "7 8" was followed by 9 -> 9 banned; row 1: "8 7" was followed by 8 -> 8 banned
+    assert torch.isinf(out).nonzero().tolist() == [[0, 9], [1, 8]]
+    assert torch.equal(ban_repeats(lp, history[:, :2], 3), lp)  # shorter than n: nothing to ban
+
+
+@pytest.mark.parametrize("beam", [1, 4])
+def test_no_repeat_ngram_stops_a_looping_decoder(beam: int) -> None:
+    """A step that prefers "5 6 7 5 6 7 ..." loops without the ban, and repeats no 3-gram with it."""
+    loop = {BOS_ID: 5, 5: 6, 6: 7, 7: 5}
+
+    def step(tokens: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, None]:
+        lp = torch.full((tokens.shape[0], 12), -5.0)
+        lp[torch.arange(tokens.shape[0]), [loop.get(int(t), 5) for t in tokens]] = -0.1
+        lp[:, EOS_ID] = -8.0
+        return lp, state, None
+
+    wrapped = _no_repeat_step(step, 3)
+    state = {"inner": torch.zeros(2, 1), "history": torch.zeros(2, 0, dtype=torch.long)}
+    kw = dict(batch_size=2, bos=BOS_ID, eos=EOS_ID, max_len=12, length_penalty=0.0)
+    plain = greedy_search(step, torch.zeros(2, 1), **kw)[0].tokens
+    assert plain[:6] == [5, 6, 7, 5, 6, 7]
+    if beam == 1:
+        hyps = greedy_search(wrapped, state, **kw)
+    else:
+        hyps = [h[0] for h in beam_search(wrapped, state, beam=beam, **kw)]
+    for h in hyps:
+        grams = [tuple(h.tokens[i : i + 3]) for i in range(len(h.tokens) - 2)]
+        assert len(grams) == len(set(grams)), h.tokens
 
 
 def test_attention_map_and_reload_identical(tiny_run: tuple[Path, dict]) -> None:

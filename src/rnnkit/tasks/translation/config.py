@@ -26,6 +26,7 @@ class TranslationConfig(Config):
     RESUMABLE_KEYS: ClassVar[frozenset[str]] = Config.RESUMABLE_KEYS | {
         "max_minutes",
         "budget_clock",
+        "no_repeat_ngram",
         "max_eval",
         "beam",
     }
@@ -55,6 +56,8 @@ class TranslationConfig(Config):
     beam: int = 5  # evaluation and default decoding
     length_penalty: float = 0.6  # GNMT alpha; 0 ranks by log-probability alone
     max_len_ratio: float = 1.5  # output tokens at most ratio * source tokens + 10
+    # decoding never repeats a target subword n-gram of this size (fairseq's no_repeat_ngram_size); 0: off
+    no_repeat_ngram: int = 0
     seed: int = 0
     threads: int | None = None  # torch threads; 1 is often fastest on a busy shared machine
     max_samples: int | None = None  # cap on training pairs (quick runs and tests)
@@ -88,6 +91,7 @@ class TranslationConfig(Config):
                 invalid("units", self.units, "an even number when bidirectional (units / 2 a direction)")
             )
         non_negative_int("epochs", self.epochs)
+        non_negative_int("no_repeat_ngram", self.no_repeat_ngram)
         non_negative_int("seed", self.seed)
         rate("dropout", self.dropout)
         rate("label_smoothing", self.label_smoothing)

@@ -161,9 +161,14 @@ class Translator:
         cap = self.config.max_tgt_len
         max_len = [min(cap, int(self.config.max_len_ratio * len(s)) + 10) for s in batch]
         kw = dict(batch_size=len(batch), bos=BOS_ID, eos=EOS_ID, max_len=max_len)
+        step: Any = self.model.step
+        n = getattr(self.config, "no_repeat_ngram", 0)
+        if n:
+            step = _no_repeat_step(self.model.step, n)
+            state = {"inner": state, "history": src.new_zeros((len(batch), 0))}  # (B, 0): no tokens yet
         if beam == 1:
-            return [[h] for h in greedy_search(self.model.step, state, length_penalty=alpha, **kw)]  # type: ignore[arg-type]
-        return beam_search(self.model.step, state, beam=beam, nbest=nbest, length_penalty=alpha, **kw)  # type: ignore[arg-type]
+            return [[h] for h in greedy_search(step, state, length_penalty=alpha, **kw)]  # type: ignore[arg-type]
+        return beam_search(step, state, beam=beam, nbest=nbest, length_penalty=alpha, **kw)  # type: ignore[arg-type]
 
     def _translation(self, hyp: Any, src_ids: list[int], attention: bool) -> Translation:
         attn = None
@@ -200,6 +205,35 @@ class Translator:
         if self.config.max_eval is not None:
             pairs = pairs[: self.config.max_eval]
         return {"split": split, **self.score(pairs, beam=beam)}
+
+
+def ban_repeats(log_probs: torch.Tensor, history: torch.Tensor, n: int) -> torch.Tensor:
+    """``log_probs`` (N, V) with -inf on every token that would complete an n-gram already in
+    ``history`` (N, L): the last n - 1 tokens matched earlier are followed by a banned token.
+
+    The decoder of an under-trained model goes round in circles ("y en tus ojos, y en tus
+    ojos, ..."); fairseq's ``--no-repeat-ngram-size`` forbids the second lap outright.
+    """
+    length = history.shape[1]
+    if length < n:
+        return log_probs
+    windows = history.unfold(1, n, 1)  # (N, L - n + 1, n): every n-gram so far
+    prefix = history[:, length - n + 1 :]  # (N, n - 1): what the next token would extend
+    match = (windows[:, :, :-1] == prefix.unsqueeze(1)).all(-1)  # (N, L - n + 1)
+    # scatter_add, not scatter: one token may be hit by several windows, matching or not
+    hits = torch.zeros_like(log_probs, dtype=torch.long).scatter_add_(1, windows[:, :, -1], match.long())
+    return log_probs.masked_fill(hits > 0, float("-inf"))
+
+
+def _no_repeat_step(step: Any, n: int) -> Any:
+    """Wrap a search step: the state carries each hypothesis's tokens (reordered with the beams)."""
+
+    def wrapped(tokens: torch.Tensor, state: dict[str, Any]) -> tuple[torch.Tensor, dict[str, Any], Any]:
+        history = torch.cat([state["history"], tokens.unsqueeze(1)], dim=1)  # (N, L + 1), <bos> first
+        log_probs, inner, extra = step(tokens, state["inner"])
+        return ban_repeats(log_probs, history, n), {"inner": inner, "history": history}, extra
+
+    return wrapped
 
 
 def sacrebleu_scores(hypotheses: Sequence[str], references: Sequence[str]) -> dict[str, Any]:
