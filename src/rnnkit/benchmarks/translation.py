@@ -35,7 +35,7 @@ from typing import Any
 
 import torch
 
-from rnnkit.benchmarks.common import environment, table, write_json
+from rnnkit.benchmarks.common import RESULTS, environment, table, write_json
 from rnnkit.config import field_types, parse_value
 from rnnkit.data import load_tokenizer
 from rnnkit.models import load_model
@@ -259,26 +259,77 @@ def cmd_diagnose(args: argparse.Namespace) -> None:
     print(write_json(args.result, payload))
 
 
+def load_translator(run: str | Path, weights: str | None = None) -> Translator:
+    """A trained run, or one of its weight files (an epoch snapshot, the last checkpoint)."""
+    if not weights:
+        return Translator.load(run)
+    run = Path(run)
+    return Translator(
+        load_model(run / weights, compile=False),
+        load_tokenizer(run / SOURCE_TOKENIZER),  # type: ignore[arg-type]
+        load_tokenizer(run / TARGET_TOKENIZER),  # type: ignore[arg-type]
+        TranslationConfig.from_dict(runs.open_run(run).config),
+    )
+
+
+def cmd_score(args: argparse.Namespace) -> None:
+    """Score a trained run with other decoding settings: on the validation verses (to choose
+    them) or on the test splits (rows appended to an existing result file with ``--into``)."""
+    torch.set_num_threads(1)
+    tr = load_translator(args.run, args.weights)
+    hints = field_types(TranslationConfig)
+    decoding = {k: parse_value(k, v, hints.get(k, str)) for k, v in (kv.split("=", 1) for kv in args.set)}
+    for k, v in decoding.items():
+        setattr(tr.config, k, v)
+    data, tests = both_splits()
+    if args.split == "validation":
+        tests = {"validation": data.validation}
+    if args.eval:
+        tests = {k: v[: args.eval] for k, v in tests.items()}
+    label = ", ".join(f"{k}={v}" for k, v in decoding.items()) or "as trained"
+    rows = [
+        {**row, "decoding": label, "weights": args.weights or "model.safetensors"}
+        for beam in (int(b) for b in args.beams.split(","))
+        for row in score_all(tr, tests, (beam,))
+    ]
+    print(table(rows, ["split", "beam", "decoding", "bleu", "chrf", "sentences"]))
+    command = launch_prefix() + shlex.join(sys.argv)
+    if args.into:
+        payload = json.loads((RESULTS / args.into).read_text())
+        payload["rows"].extend(rows)
+        payload.setdefault("scoring_commands", []).append(command)
+        print(write_json(args.into, payload))
+    else:
+        print(write_json(args.result, {"command": command, "run": str(args.run), "rows": rows}))
+
+
 def cmd_speed(args: argparse.Namespace) -> None:
     torch.set_num_threads(1)
     tr = Translator.load(args.run)
+    hints = field_types(TranslationConfig)
+    for k, v in (kv.split("=", 1) for kv in args.set):  # decoding settings, as scored
+        setattr(tr.config, k, parse_value(k, v, hints.get(k, str)))
     _, tests = both_splits()
     sents = [s for s, _ in tests["random"][: args.sentences]]
     settings = [(1, 1), (1, 32), (5, 1), (5, 32)]  # (beam, batch)
     times: dict[tuple[int, int], list[float]] = {s: [] for s in settings}
+    cpu: dict[tuple[int, int], list[float]] = {s: [] for s in settings}  # the shared machine's share aside
     tr.translate(sents[:4], beam=5, truncate=True)  # warm up
     for _ in range(args.rounds):
         for beam, batch in settings:  # in alternation: the machine's load hits all alike
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             tr.translate(sents, beam=beam, batch_size=batch, truncate=True)
             times[(beam, batch)].append(time.perf_counter() - t0)
+            cpu[(beam, batch)].append(time.process_time() - c0)
     base = len(sents) / statistics.median(times[(1, 1)])
     rows = []
     for beam, batch in settings:
         rate = len(sents) / statistics.median(times[(beam, batch)])
+        per_cpu = len(sents) / statistics.median(cpu[(beam, batch)])
         rows.append({"beam": beam, "batch": batch, "sentences_per_second": round(rate, 2),
+                     "sentences_per_cpu_second": round(per_cpu, 2),
                      "ratio_to_beam1_batch1": round(rate / base, 3)})  # fmt: skip
-    print(table(rows, ["beam", "batch", "sentences_per_second", "ratio_to_beam1_batch1"]))
+    print(table(rows, ["beam", "batch", "sentences_per_second", "sentences_per_cpu_second"]))
     payload = {
         "command": launch_prefix() + shlex.join(sys.argv),
         "run": str(args.run),
@@ -286,6 +337,8 @@ def cmd_speed(args: argparse.Namespace) -> None:
         "rounds": args.rounds,
         "rows": rows,
         "seconds": {f"beam{b}-batch{n}": v for (b, n), v in times.items()},
+        "cpu_seconds": {f"beam{b}-batch{n}": v for (b, n), v in cpu.items()},
+        "scheduling": scheduling(),
         "load_average": os.getloadavg(),
         "environment": environment(),
     }
@@ -308,7 +361,17 @@ def main() -> None:
     s.add_argument("--run", required=True)
     s.add_argument("--sentences", type=int, default=32)
     s.add_argument("--rounds", type=int, default=2)
+    s.add_argument("--set", action="append", default=[], help="decoding key=value (no_repeat_ngram, ...)")
     s.add_argument("--result", default="translation-speed.json")
+    c = sub.add_parser("score")
+    c.add_argument("--run", required=True)
+    c.add_argument("--weights", default=None, help="a weight file of the run instead of model.safetensors")
+    c.add_argument("--set", action="append", default=[], help="decoding key=value (no_repeat_ngram, ...)")
+    c.add_argument("--split", default="tests", choices=["tests", "validation"])
+    c.add_argument("--eval", type=int, default=None, help="score only the first N sentences per split")
+    c.add_argument("--beams", default="5")
+    c.add_argument("--into", default=None, help="append the rows to this result file")
+    c.add_argument("--result", default="translation-score.json")
     d = sub.add_parser("diagnose")
     d.add_argument("--run", required=True)
     d.add_argument("--split", default="random", choices=["random", "books"])
@@ -316,7 +379,7 @@ def main() -> None:
     d.add_argument("--examples", type=int, default=8)
     d.add_argument("--result", default="translation-diagnosis.json")
     args = ap.parse_args()
-    {"train": cmd_train, "speed": cmd_speed, "diagnose": cmd_diagnose}[args.cmd](args)
+    {"train": cmd_train, "speed": cmd_speed, "diagnose": cmd_diagnose, "score": cmd_score}[args.cmd](args)
 
 
 if __name__ == "__main__":
