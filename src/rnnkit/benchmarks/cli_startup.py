@@ -6,11 +6,15 @@ and what rnnkit adds over starting Python on this (shared, noisy) machine. A pro
 each command says which heavy libraries its help path imported (torch, numpy, pydantic,
 rich): none of them is needed to print help.
 
+``--before SRC`` also times another checkout's ``src/`` folder (``git archive COMMIT src``
+unpacked somewhere) in the same alternation (this tree, that one, bare Python, ...), so a
+before/after comparison sees one machine load, not two.
+
 Bytecode is cached (in a temporary ``PYTHONPYCACHEPREFIX``, warmed by one untimed run), as
 for an installed rnnkit; ``--no-bytecode-cache`` measures with every module compiled from
 source instead (``PYTHONDONTWRITEBYTECODE=1``, as in this project's shells).
 
-    python bench/cli_startup.py [--repeats 9] [--no-bytecode-cache] [--output cli-startup.json]
+    python bench/cli_startup.py [--repeats 9] [--before SRC] [--no-bytecode-cache] [--output FILE]
 """
 
 from __future__ import annotations
@@ -52,10 +56,13 @@ print("IMPORTED:" + ",".join(m for m in {HEAVY!r} if m in sys.modules), file=sys
 """
 
 
-def wall(argv: list[str], env: dict[str, str]) -> float:
+def run_once(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds user + system) of one fresh process."""
     t0 = time.perf_counter()
-    subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=False)
-    return time.perf_counter() - t0
+    child = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    _, _, usage = os.wait4(child.pid, 0)
+    child.returncode = 0  # reaped by wait4: Popen must not wait for it again
+    return time.perf_counter() - t0, usage.ru_utime + usage.ru_stime
 
 
 def heavy_imports(command: list[str], env: dict[str, str]) -> list[str]:
@@ -64,23 +71,37 @@ def heavy_imports(command: list[str], env: dict[str, str]) -> list[str]:
     return [m for m in last.removeprefix("IMPORTED:").split(",") if m]
 
 
-def measure(command: list[str], repeats: int, env: dict[str, str]) -> dict[str, Any]:
+def measure(
+    command: list[str], repeats: int, env: dict[str, str], before: dict[str, str] | None
+) -> dict[str, Any]:
     argv = [sys.executable, "-m", "rnnkit.cli.main", *command]
-    wall(argv, env)  # untimed: fills the bytecode cache
-    times, base = [], []
-    for _ in range(repeats):  # A, B, A, B ...: both see the same machine load
-        times.append(wall(argv, env))
-        base.append(wall(BASELINE, env))
+    for e in (env, before) if before else (env,):
+        run_once(argv, e)  # untimed: fills the bytecode cache
+    now, base, old = [], [], []
+    for _ in range(repeats):  # A, (B,) C, A, (B,) C ...: all see the same machine load
+        now.append(run_once(argv, env))
+        if before:
+            old.append(run_once(argv, before))
+        base.append(run_once(BASELINE, env))
+    times, cpu = [w for w, _ in now], [c for _, c in now]
+    base_wall, base_cpu = [w for w, _ in base], [c for _, c in base]
     imported = heavy_imports(command, env)
-    return {
+    row = {
         "command": "rnnkit " + " ".join(command),
         "median_s": round(statistics.median(times), 3),
-        "python_start_median_s": round(statistics.median(base), 3),
-        "added_s": round(statistics.median(times) - statistics.median(base), 3),
+        "python_start_median_s": round(statistics.median(base_wall), 3),
+        "added_s": round(statistics.median(times) - statistics.median(base_wall), 3),
+        "cpu_median_s": round(statistics.median(cpu), 3),
+        "python_start_cpu_median_s": round(statistics.median(base_cpu), 3),
         "imports_torch": "torch" in imported,
         "heavy_imports": imported,
         "under_0.5_s": statistics.median(times) < 0.5,
     }
+    if before:
+        row["before_median_s"] = round(statistics.median(w for w, _ in old), 3)
+        row["before_cpu_median_s"] = round(statistics.median(c for _, c in old), 3)
+        row["before_heavy_imports"] = heavy_imports(command, before)
+    return row
 
 
 def main() -> None:
@@ -89,7 +110,9 @@ def main() -> None:
     parser.add_argument(
         "--no-bytecode-cache", action="store_true", help="compile every module from source in every run"
     )
+    parser.add_argument("--before", default="", help="another checkout's src/ folder, timed alongside")
     parser.add_argument("--output", default="cli-startup.json", help="file name under bench/results/")
+    parser.add_argument("--label", default="", help="what was measured (e.g. the commit), kept in the JSON")
     args = parser.parse_args()
     from rnnkit.benchmarks.common import write_json  # imports torch: not before it is needed
 
@@ -101,18 +124,34 @@ def main() -> None:
         else:
             env.pop("PYTHONDONTWRITEBYTECODE", None)
             env["PYTHONPYCACHEPREFIX"] = cache  # the checkout's folders stay as they are
-        rows = [measure(command, args.repeats, env) for command in COMMANDS]
-    header = f"{'command':32} {'median s':>9} {'python s':>9} {'added s':>8} {'<0.5 s':>7}  heavy imports"
+        before = {**env, "PYTHONPATH": os.path.abspath(args.before)} if args.before else None
+        rows = [measure(command, args.repeats, env, before) for command in COMMANDS]
+    header = (
+        f"{'command':32} {'wall s':>7} {'before':>7} {'python':>7} {'cpu s':>6} {'before':>7} {'python':>7}"
+        f" {'<0.5 s':>7}  heavy imports"
+    )
     print(header)
+    nan = float("nan")
     for r in rows:
+        heavy = ",".join(r["heavy_imports"]) or "-"
+        if "before_heavy_imports" in r:
+            heavy += f" (before: {','.join(r['before_heavy_imports']) or '-'})"
         print(
-            f"{r['command']:32} {r['median_s']:9.3f} {r['python_start_median_s']:9.3f} {r['added_s']:8.3f} "
-            f"{r['under_0.5_s']!s:>7}  {','.join(r['heavy_imports']) or '-'}"
+            f"{r['command']:32} {r['median_s']:7.3f} {r.get('before_median_s', nan):7.3f} "
+            f"{r['python_start_median_s']:7.3f} {r['cpu_median_s']:6.3f} "
+            f"{r.get('before_cpu_median_s', nan):7.3f} {r['python_start_cpu_median_s']:7.3f} "
+            f"{r['under_0.5_s']!s:>7}  {heavy}"
         )
     payload = {
         "command": "python " + " ".join(shlex.quote(a) for a in sys.argv),
+        "label": args.label,
+        "before": args.before or None,
         "repeats": args.repeats,
-        "note": "wall time of a fresh process per run, alternating with `python -c pass`; medians",
+        "note": (
+            "wall and CPU (user + system) time of a fresh process per run, alternating with `python -c pass`"
+            " (and the --before tree); medians. On a loaded machine wall time is mostly waiting for a core;"
+            " CPU time is what an idle machine would take"
+        ),
         "bytecode": "compiled every run" if args.no_bytecode_cache else "cached (one warm-up run)",
         "load_average_1_5_15_min": [round(x, 2) for x in os.getloadavg()],
         "cpus": os.cpu_count(),
