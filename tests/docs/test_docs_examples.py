@@ -90,7 +90,12 @@ def page_script(found: list[tuple[str, str]]) -> str:
     return (BASH_HELPER if bash else "") + "\n\n".join(parts)
 
 
-@pytest.mark.parametrize("page", pages(), ids=lambda p: str(p.relative_to(DOCS)))
+def _marked(page: Path) -> object:
+    """Task pages train tiny models (10-20 s of CPU each): ``slow``, so ``make test-fast`` skips them."""
+    return pytest.param(page, marks=pytest.mark.slow) if "tasks" in page.relative_to(DOCS).parts else page
+
+
+@pytest.mark.parametrize("page", [_marked(p) for p in pages()], ids=lambda p: str(p.relative_to(DOCS)))
 def test_page_code_runs(page: Path, tmp_path: Path) -> None:
     found = blocks(page)
     unknown = sorted({kind for kind, _ in found} - KINDS)
