@@ -229,6 +229,9 @@ def cmd_diagnose(args: argparse.Namespace) -> None:
     """Hypotheses against references, the model beside Apertium: where chrF and BLEU part ways."""
     tr = Translator.load(args.run)
     torch.set_num_threads(1)
+    hints = field_types(TranslationConfig)
+    for k, v in (kv.split("=", 1) for kv in args.set):  # decoding settings, as scored
+        setattr(tr.config, k, parse_value(k, v, hints.get(k, str)))
     _, tests = both_splits()
     pairs = tests[args.split][: args.sentences]
     srcs, refs = [s for s, _ in pairs], [t for _, t in pairs]
@@ -377,6 +380,7 @@ def main() -> None:
     d.add_argument("--split", default="random", choices=["random", "books"])
     d.add_argument("--sentences", type=int, default=300)
     d.add_argument("--examples", type=int, default=8)
+    d.add_argument("--set", action="append", default=[], help="decoding key=value (no_repeat_ngram, ...)")
     d.add_argument("--result", default="translation-diagnosis.json")
     args = ap.parse_args()
     {"train": cmd_train, "speed": cmd_speed, "diagnose": cmd_diagnose, "score": cmd_score}[args.cmd](args)
