@@ -229,9 +229,7 @@ def cmd_diagnose(args: argparse.Namespace) -> None:
     """Hypotheses against references, the model beside Apertium: where chrF and BLEU part ways."""
     tr = Translator.load(args.run)
     torch.set_num_threads(1)
-    hints = field_types(TranslationConfig)
-    for k, v in (kv.split("=", 1) for kv in args.set):  # decoding settings, as scored
-        setattr(tr.config, k, parse_value(k, v, hints.get(k, str)))
+    set_decoding(tr, args.set)
     _, tests = both_splits()
     pairs = tests[args.split][: args.sentences]
     srcs, refs = [s for s, _ in pairs], [t for _, t in pairs]
@@ -275,15 +273,21 @@ def load_translator(run: str | Path, weights: str | None = None) -> Translator:
     )
 
 
+def set_decoding(tr: Translator, settings: list[str]) -> dict[str, Any]:
+    """Apply ``key=value`` decoding settings (no_repeat_ngram, length_penalty, ...) to a loaded run."""
+    hints = field_types(TranslationConfig)
+    decoding = {k: parse_value(k, v, hints.get(k, str)) for k, v in (kv.split("=", 1) for kv in settings)}
+    for k, v in decoding.items():
+        setattr(tr.config, k, v)
+    return decoding
+
+
 def cmd_score(args: argparse.Namespace) -> None:
     """Score a trained run with other decoding settings: on the validation verses (to choose
     them) or on the test splits (rows appended to an existing result file with ``--into``)."""
     torch.set_num_threads(1)
     tr = load_translator(args.run, args.weights)
-    hints = field_types(TranslationConfig)
-    decoding = {k: parse_value(k, v, hints.get(k, str)) for k, v in (kv.split("=", 1) for kv in args.set)}
-    for k, v in decoding.items():
-        setattr(tr.config, k, v)
+    decoding = set_decoding(tr, args.set)
     data, tests = both_splits()
     if args.split == "validation":
         tests = {"validation": data.validation}
@@ -309,9 +313,7 @@ def cmd_score(args: argparse.Namespace) -> None:
 def cmd_speed(args: argparse.Namespace) -> None:
     torch.set_num_threads(1)
     tr = Translator.load(args.run)
-    hints = field_types(TranslationConfig)
-    for k, v in (kv.split("=", 1) for kv in args.set):  # decoding settings, as scored
-        setattr(tr.config, k, parse_value(k, v, hints.get(k, str)))
+    set_decoding(tr, args.set)
     _, tests = both_splits()
     sents = [s for s, _ in tests["random"][: args.sentences]]
     settings = [(1, 1), (1, 32), (5, 1), (5, 32)]  # (beam, batch)
