@@ -370,9 +370,13 @@ def task_translate() -> str:
     tr = d["training"]
     head = (
         f"{tr['pairs']['train']:,} training pairs, {tr['parameters']:,} parameters, "
-        f"{tr['train_seconds_this_session'] / 60:.0f} minutes of training "
-        f"(stopped by its time budget in epoch {tr['stopped_by_time_budget']['epoch']}); "
-        "random = verses held out at random, books = whole books held out.\n\n"
+        f"{tr['train_seconds_this_session'] / 60:.0f} minutes of training"
+        + (
+            f" (stopped by its time budget in epoch {tr['stopped_by_time_budget']['epoch']}); "
+            if tr.get("stopped_by_time_budget")
+            else f" ({tr.get('epochs', '?')} epochs); "
+        )
+        + "random = verses held out at random, books = whole books held out.\n\n"
     )
     table = _table(["system", "test split", "beam", "BLEU", "chrF", "sentences"], rows)
     ex = d.get("examples") or []
