@@ -160,3 +160,14 @@ def test_a_bad_value_is_named_by_its_file_and_line(monkeypatch, capsys, tmp_path
     assert code == 2 and err.splitlines()[-1] == (
         f"error: {str(csv)!r}: column 'load' is not numeric: 1 value(s) are not numbers, at line 6 ('n/a')."
     )
+
+
+def test_evaluate_scores_a_forecast_run_and_refuses_an_unknown_split(monkeypatch, capsys, run_dir):
+    # The generic `rnnkit evaluate` calls predictor.evaluate(split); Forecaster.evaluate took a
+    # series first and crashed with an AttributeError traceback.
+    result = runner.invoke(app, ["evaluate", str(run_dir), "--split", "validation", "--json"])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads(result.output)
+    assert metrics["origins"] > 0 and metrics["network_mae"] >= 0 and "naive_mae" in metrics
+    code, err = _exit(monkeypatch, capsys, ["evaluate", str(run_dir), "--split", "nope"])
+    assert code == 2 and err == "error: split='nope' is not valid: expected train or validation or test."

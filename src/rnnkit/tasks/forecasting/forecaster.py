@@ -21,7 +21,7 @@ from torch import nn
 from rnnkit.config import positive_int
 from rnnkit.data.scaling import StandardScaler
 from rnnkit.data.timeseries import TimeSplit, make_windows, split_by_time
-from rnnkit.errors import ConfigError, DataError
+from rnnkit.errors import ConfigError, DataError, invalid
 from rnnkit.models import load_model
 from rnnkit.models.callbacks import Callback, CSVLogger, EarlyStopping
 from rnnkit.models.optimizers import Adam
@@ -42,9 +42,11 @@ from rnnkit.tasks.forecasting.metrics import (
     naive_scale,
     point_metrics,
 )
-from rnnkit.tasks.forecasting.model import Forecast, ForecastNet, _calendar, _iso
+from rnnkit.tasks.forecasting.model import Forecast, ForecastNet, _calendar, _iso, load_data
 from rnnkit.utils.io import atomic_write_json
 from rnnkit.utils.seed import set_seed
+
+SPLITS = ("train", "validation", "test")
 
 STATE_FILE = "forecaster.json"
 OUTSIDE_SD = 6.0  # inputs this many training standard deviations away are flagged
@@ -280,14 +282,18 @@ class Forecaster:
 
     # ------------------------------------------------------------------ evaluation
     def evaluate(
-        self, series: SeriesData, rows: str | slice = "test", *, train_stop: int | None = None
+        self, series: SeriesData | str, rows: str | slice = "test", *, train_stop: int | None = None
     ) -> dict[str, Any]:
         """Network and baselines on the same origins, metrics in the target's units.
 
         ``rows``: a split name, or a slice of the transformed series (its first
         ``lookback`` rows are context only). ARIMA/ETS are fitted on the rows before
-        ``train_stop`` (default: the end of the training part).
+        ``train_stop`` (default: the end of the training part). ``evaluate("test")`` (a split
+        name alone, the task contract ``rnnkit evaluate`` calls) scores the run's own data and
+        returns flat ``{method}_{metric}`` numbers.
         """
+        if isinstance(series, str):
+            return self._evaluate_split(series)
         cfg = self.config
         tseries, inputs, g = self.features(series)
         split = split_by_time(len(tseries), cfg.validation, cfg.test)
@@ -328,6 +334,15 @@ class Forecaster:
             "_dates": tseries.dates,
             "_y": tseries.y,
         }
+
+    def _evaluate_split(self, split: str) -> dict[str, Any]:
+        if split not in SPLITS:
+            raise ConfigError(invalid("split", split, " or ".join(SPLITS)))
+        result = self.evaluate(load_data(self.config), split)
+        flat: dict[str, Any] = {k: v for k, v in result.items() if not k.startswith("_") and k != "methods"}
+        for method, metrics in result["methods"].items():
+            flat.update({f"{method}_{name}": value for name, value in metrics.items()})
+        return flat
 
     # ------------------------------------------------------------------ the future
     def forecast(self, series: SeriesData, history: int = 200) -> Forecast:
