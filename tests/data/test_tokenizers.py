@@ -139,3 +139,17 @@ def test_bpe_text_spelling_a_special_token_stays_text(bpe):
         ids = bpe.encode(text)
         assert not {0, 1, 2, 3} & set(ids)
         assert bpe.decode(ids) == text
+
+
+def test_a_lower_casing_word_tokenizer_remembers_how_words_are_written(tmp_path):
+    texts = ["Call me Ishmael. I saw the whale.", "The whale saw me, and I ran.", "iPhone? the iPhone."]
+    tok = WordTokenizer(lower=True).fit(texts)
+    assert tok.casing == {"ishmael": "Ishmael", "i": "I", "iphone": "iPhone", "call": "Call"}
+    assert tok.cased("whale") == "whale" and tok.cased("i") == "I"
+    assert tok.cased("whale", sentence_start=True) == "Whale"
+    assert tok.cased("iphone", sentence_start=True) == "iPhone"  # a written form is kept as written
+    assert load_tokenizer(tok.save(tmp_path / "t.json")).casing == tok.casing
+    # A lower-case corpus (PTB) gets no casing table and no capitals at sentence starts.
+    ptb = WordTokenizer(lower=True).fit(["the company said . it expects a loss"])
+    assert ptb.casing == {} and ptb.cased("it", sentence_start=True) == "it"
+    assert WordTokenizer(lower=False).fit(texts).casing == {}

@@ -145,6 +145,21 @@ def test_word_level_text_is_detokenised(lm):
     assert " ." not in text and "\n " not in text
 
 
+def test_generated_words_get_the_corpus_casing_back(tmp_path):
+    """A lower-casing word LM writes "I" and "Ishmael" as the corpus did, capitals after a full stop."""
+    corpus = tmp_path / "cased.txt"
+    corpus.write_text("Call me Ishmael. I love the sea.\nThe whale and I sail.\n" * 10, encoding="utf-8")
+    cfg = LMConfig(data=str(corpus), level="word", embed_dim=8, units=8, num_layers=1, batch_size=2)
+    train_lm(cfg.replace(bptt=5, max_steps=2, epochs=1, threads=1), tmp_path / "run")
+    lm = LanguageModel.load(tmp_path / "run")
+    ids = {w: lm.tokenizer.token_to_id(w) for w in ("i", "ishmael", "the", ".", "love")}
+    assert lm.token_text(ids["i"], prev=ids["love"]) == " I"
+    assert lm.token_text(ids["ishmael"], prev=ids["love"]) == " Ishmael"
+    assert lm.token_text(ids["the"], prev=ids["."]) == " The"
+    assert lm.token_text(ids["the"], prev=ids["love"]) == " the"
+    assert lm.token_text(ids["the"], prev=3) == "The"  # after a line break (<eos>)
+
+
 def test_suggest_prints_probabilities_that_say_something():
     from rnnkit.tasks.language_model.cli import format_probability
 

@@ -231,17 +231,64 @@ class WordTokenizer(Tokenizer):
             raise ConfigError(invalid("punctuation", punctuation, PUNCTUATION_MODES))
         _check_counts(min_freq, max_size)
         self.lower, self.punctuation, self.min_freq, self.max_size = lower, punctuation, min_freq, max_size
+        # lower=True: each vocabulary word's most common written form where it is not the
+        # lower-case one ("i" -> "I", "ishmael" -> "Ishmael"), so generated text gets its
+        # casing back (:meth:`cased`); empty when the corpus is all lower case (PTB).
+        self.casing: dict[str, str] = {}
 
-    def tokenize(self, text: str) -> list[str]:
-        if self.lower:
-            text = text.lower()
+    def _split(self, text: str) -> list[str]:
         if self.punctuation == "keep":
             return text.split()
         pattern = self._SPLIT if self.punctuation == "split" else self._STRIP
         return pattern.findall(text)
 
+    def tokenize(self, text: str) -> list[str]:
+        return self._split(text.lower() if self.lower else text)
+
     def detokenize(self, tokens: Sequence[str]) -> str:
         return " ".join(tokens)
+
+    def fit(
+        self, texts: Iterable[str], *, min_freq: int | None = None, max_size: int | None = None
+    ) -> WordTokenizer:
+        if isinstance(texts, str) or not self.lower:
+            super().fit(texts, min_freq=min_freq, max_size=max_size)
+            return self
+        texts = list(texts)
+        super().fit(texts, min_freq=min_freq, max_size=max_size)
+        forms: dict[str, Counter[str]] = {}
+        for text in texts:
+            for form in self._split(text):
+                forms.setdefault(form.lower(), Counter())[form] += 1
+        self.casing = {}
+        for word in self.vocab[len(SPECIAL_TOKENS) :]:
+            seen = forms.get(word)
+            if seen:
+                best = min(seen, key=lambda f: (-seen[f], f != word, f))  # most common; ties: lower case
+                if best != word:
+                    self.casing[word] = best
+        return self
+
+    def cased(self, word: str, *, sentence_start: bool = False) -> str:
+        """``word`` as the corpus mostly wrote it; capitalised at a sentence start when the
+        corpus used capitals at all (a lower-case corpus stays lower case)."""
+        form = self.casing.get(word, word)
+        if sentence_start and self.casing and form.islower():
+            form = form[:1].upper() + form[1:]
+        return form
+
+    def to_dict(self) -> dict[str, Any]:
+        data = super().to_dict()
+        if self.casing:
+            data["casing"] = self.casing
+        return data
+
+    def _restore(self, data: dict[str, Any]) -> None:
+        super()._restore(data)
+        casing = data.get("casing", {})
+        if not isinstance(casing, dict) or not all(isinstance(v, str) for v in casing.values()):
+            raise DataError("tokenizer file has an invalid casing table: it must map words to strings.")
+        self.casing = casing
 
     def _config(self) -> dict[str, Any]:
         return {

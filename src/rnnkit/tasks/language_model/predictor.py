@@ -43,6 +43,7 @@ logger = logging.getLogger(__name__)
 _NO_SPACE_BEFORE = set(".,;:!?%)]}'’")
 _NO_SPACE_AFTER = {"(", "[", "{", "$", "“", "‘"}
 _CLITICS = {"n't", "'s", "'re", "'ve", "'ll", "'d", "'m"}
+_SENTENCE_END = {".", "!", "?"}
 _WORD_END = re.compile(r"[\w'’]$")
 
 
@@ -279,14 +280,18 @@ class LanguageModel:
         follows a line break or an opening bracket with a space. ``quote_open``: an odd number
         of straight double quotes precede on the line, so a '"' closes (attaches to the word
         before) and, when ``prev`` is that opening '"', the word attaches to it: 'like "deeper"
-        models', not 'like " deeper " models'. Casing stays the tokenizer's (a lower-casing
-        tokenizer cannot give it back)."""
+        models', not 'like " deeper " models'. A lower-casing tokenizer gives each word the
+        form the corpus mostly wrote ("I", "Ishmael") and capitalises it after . ! ? or a line
+        break, when the corpus used capitals at all."""
         if self.level == "char":
             return self.tokenizer.vocab[token] if token != EOS_ID else "\n"
         if token == EOS_ID:
             return "\n"
         word = self.tokenizer.vocab[token]
         before = self.tokenizer.vocab[prev] if prev is not None and prev != EOS_ID else None
+        cased = getattr(self.tokenizer, "cased", None)
+        if cased is not None:
+            word = cased(word, sentence_start=prev == EOS_ID or before in _SENTENCE_END)
         glued = (
             first
             or prev == EOS_ID
