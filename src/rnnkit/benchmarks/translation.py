@@ -1,10 +1,13 @@
 """English -> Spanish translation on bible_en_es: the model against Apertium, on two splits.
 
-    OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python bench/translation.py train --out runs/mt-bench \
-        --minutes 40 --result translation-main.json
-    ... bench/translation.py train --out runs/mt-plain --set attention=none --set epochs=1 \
-        --snapshot-of runs/mt-bench --result translation-plain.json
-    ... bench/translation.py speed --run runs/mt-bench --result translation-speed.json
+    OMP_NUM_THREADS=1 .venv/bin/python bench/translation.py train --out runs/mt-main \
+        --minutes 58 --result translation-main.json
+    ... bench/translation.py score --run runs/mt-main --set no_repeat_ngram=3 \
+        --set length_penalty=2.0 --beams 5,1 --into translation-main.json
+    ... bench/translation.py train --out runs/mt-abl-lstm-none --minutes 5 --set budget_clock=cpu \
+        --set attention=none --beams 5 --result ...      (ablations: equal CPU budgets)
+    ... bench/translation.py speed --run runs/mt-main --set no_repeat_ngram=3 --result translation-speed.json
+    ... bench/translation.py diagnose --run runs/mt-main --result translation-diagnosis.json
 
 One model is trained for both splits: on the verses that are training verses in *both* the
 random split and the book-level split (``bible_en_es:books``), so neither test set leaks into
