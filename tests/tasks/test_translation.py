@@ -126,6 +126,13 @@ def test_config_schedule_and_precision_errors() -> None:
         TranslationConfig(mixed_precision="fp16")
 
 
+def test_the_preset_is_the_benchmarked_recipe() -> None:
+    preset = Path(__file__).resolve().parents[2] / "configs" / "translation.toml"
+    c = TranslationConfig.from_toml(preset)
+    assert (c.mixed_precision, c.lr_decay, c.no_repeat_ngram, c.length_penalty) == ("bf16", 0.3, 3, 2.0)
+    assert (c.src_vocab, c.units, c.attention, c.cell, c.dropout) == (4000, 256, "dot", "lstm", 0.2)
+
+
 def test_tied_embeddings_share_the_weight() -> None:
     m = _tiny(tie_embeddings=True)
     assert m.out is None
