@@ -63,6 +63,9 @@ INPLACE: dict[str, Callable[[Tensor], Tensor]] = {
 
 def fast_blocker(p: CellParams, opts: SequenceOptions) -> str | None:
     """Why the fast kernel cannot run this configuration, or None if it can."""
+    if torch.is_autocast_enabled("cpu") or torch.is_autocast_enabled("cuda"):
+        # its hand-written backward keeps float32 buffers; autocast hands it bf16/fp16 products
+        return "autocast (mixed precision): the reference loop runs under autocast"
     act = activations.name_of(p.activation)
     if act not in DERIVATIVES:
         return f"activation {act or 'a user function'} has no closed-form derivative in the fast kernel"

@@ -246,6 +246,9 @@ def native_blocker(p: CellParams, x: Tensor, zoneout: float) -> str | None:
         return "tensors on CUDA"
     if x.dtype not in (torch.float32, torch.float64):
         return f"dtype {x.dtype}"
+    if torch.is_autocast_enabled("cpu"):
+        # autocast would hand the loop bf16/fp16 projections, which it has no kernels for
+        return "autocast (mixed precision)"
     if p.kind == "gru" and not p.reset_after:
         return "GRU reset_after=False"
     if activations.name_of(p.activation) != "tanh":
@@ -350,6 +353,8 @@ def min_scan_blocker(x: Tensor) -> str | None:
         return "tensors on CUDA"
     if x.dtype not in (torch.float32, torch.float64):
         return f"dtype {x.dtype}"
+    if torch.is_autocast_enabled("cpu"):
+        return "autocast (mixed precision)"
     if not available():
         return "the C++ kernel is off or not built"
     return None
