@@ -479,10 +479,13 @@ def task_music() -> str:
         )
         out.append(_table(["model", "test NLL per step, four voices (nats)"], rows))
         comp = satb["composed"]
+        guarded = satb.get("sampling", {}).get("avoid_parallels", False)
         out.append(
             f"\nParallel fifths and octaves per 100 chord changes: composed "
-            f"{comp['model']['parallels_per_100_changes']:.1f}, Bach "
-            f"{comp['bach']['parallels_per_100_changes']:.2f}.\n"
+            f"{comp['model']['parallels_per_100_changes']:.1f}"
+            f"{' (sampled with them forbidden)' if guarded else ''}, Bach "
+            f"{comp['bach']['parallels_per_100_changes']:.2f}; notes in key "
+            f"{comp['model']['in_key']:.1%}, Bach {comp['bach']['in_key']:.1%}.\n"
         )
         out.append(_source("music-satb.json", satb))
     return "\n".join(out)
