@@ -103,9 +103,7 @@ class LanguageModel:
     @classmethod
     def load(cls, path: str | Path, *, int8: bool = False) -> LanguageModel:
         """The LM of a run directory; ``int8=True`` decodes with int8 weights (faster, measured error)."""
-        run = runs.open_run(path, TASK)
-        if not run.model_path.exists():
-            raise DataError(f"run directory {str(run.path)!r} has no trained model yet ({runs.MODEL_FILE}).")
+        run = runs.open_trained_run(path, TASK)
         model = load_model(run.model_path, compile=False)
         tok = load_tokenizer(run.file(runs.TOKENIZER_FILE))
         return cls(model, tok, LMConfig.from_dict(run.config), int8=int8)

@@ -45,9 +45,7 @@ class SentimentClassifier:
 
     @classmethod
     def load(cls, path: str | Path) -> SentimentClassifier:
-        run = runs.open_run(path, TASK)
-        if not run.model_path.exists():
-            raise DataError(f"run directory {str(run.path)!r} has no trained model yet ({runs.MODEL_FILE}).")
+        run = runs.open_trained_run(path, TASK)
         model = load_model(run.model_path, compile=False)
         tok = load_tokenizer(run.file(runs.TOKENIZER_FILE))
         metrics_path = run.file(runs.METRICS_FILE)

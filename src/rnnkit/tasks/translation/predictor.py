@@ -71,9 +71,7 @@ class Translator:
 
     @classmethod
     def load(cls, path: str | Path) -> Translator:
-        run = runs.open_run(path, TASK)
-        if not run.model_path.exists():
-            raise DataError(f"run directory {str(run.path)!r} has no trained model yet ({runs.MODEL_FILE}).")
+        run = runs.open_trained_run(path, TASK)
         model = load_model(run.model_path, compile=False)
         src = load_tokenizer(run.file(SOURCE_TOKENIZER))
         tgt = load_tokenizer(run.file(TARGET_TOKENIZER))
