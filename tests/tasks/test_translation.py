@@ -381,3 +381,18 @@ def test_api_translate_with_attention_and_limits(tiny_run: tuple[Path, dict]) ->
     assert res.status_code == 400 and "nbest=3 is not valid" in res.json()["error"]
     (task,) = client.get("/api/tasks").json()
     assert task["name"] == "translate" and task["page"] == "translate.js"
+
+
+def test_piece_labels_never_show_half_a_character() -> None:
+    # A byte-level BPE that never merged "ó" / "ñ" splits them into single bytes; labels decoded
+    # piece by piece showed U+FFFD. Each label is what its piece completes instead.
+    from rnnkit.data import BPETokenizer
+    from rnnkit.tasks.translation.predictor import _readable
+
+    tok = BPETokenizer(vocab_size=262, min_freq=1).fit(["abc def"] * 3)
+    text = "canción año"
+    ids = tok.encode(text)
+    labels = _readable(tok, ids)
+    assert len(labels) == len(ids) and "\ufffd" not in "".join(labels)
+    assert "".join(label for label in labels if label != "·") == text
+    assert "·" in labels  # the first byte of each two-byte letter completes nothing yet

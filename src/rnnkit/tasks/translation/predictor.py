@@ -55,8 +55,20 @@ class Translation:
 
 
 def _readable(tok: BPETokenizer, ids: Sequence[int]) -> list[str]:
-    """Subwords as text (byte-level BPE shows a leading space as 'Ġ'; decode each piece instead)."""
-    return [tok.decode([i], skip_special=False) for i in ids]
+    """Subwords as text (byte-level BPE shows a leading space as 'Ġ', so pieces are decoded).
+
+    A piece may hold part of a character's UTF-8 bytes ("ó" split in two), which decodes alone
+    to U+FFFD. Each label is therefore the text the piece *completes*: the decoded prefix up to
+    it (its trailing incomplete bytes dropped) minus the prefix before it; a piece that completes
+    nothing yet is labelled "·".
+    """
+    labels, done = [], ""
+    for k in range(len(ids)):
+        text = tok.decode(ids[: k + 1], skip_special=False).rstrip("\ufffd")
+        new = text[len(done) :] if text.startswith(done) else tok.decode([ids[k]], skip_special=False)
+        labels.append(new or "·")
+        done = text
+    return labels
 
 
 class Translator:
