@@ -9,15 +9,17 @@ from pathlib import Path
 import pytest
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
-MOVED = ["caption", "speech", "cli_startup"]
+# every entry point (common.py re-exports rnnkit.benchmarks.common for older scripts)
+MOVED = sorted(p.stem for p in BENCH.glob("*.py") if p.stem not in ("__init__", "common"))
 
 
 @pytest.mark.parametrize("name", MOVED)
 def test_entry_point_only_calls_the_package_main(name):
     tree = ast.parse((BENCH / f"{name}.py").read_text())
     imports = [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))]
-    found = [(i.module, [a.name for a in i.names]) for i in imports]
-    assert found == [(f"rnnkit.benchmarks.{name}", ["main"])]
+    found = [(getattr(i, "module", None), [a.name for a in i.names]) for i in imports]
+    # speed.py also imports os, to set KERAS_BACKEND before anything imports keras
+    assert [f for f in found if f != (None, ["os"])] == [(f"rnnkit.benchmarks.{name}", ["main"])]
     assert callable(importlib.import_module(f"rnnkit.benchmarks.{name}").main)
 
 

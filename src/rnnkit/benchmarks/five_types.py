@@ -14,7 +14,10 @@ time is divided by the LSTM's from the same rounds (ratios, not lone absolute ti
 
 from __future__ import annotations
 
+import argparse
+import shlex
 import statistics
+import sys
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -23,6 +26,7 @@ import numpy as np
 import torch
 
 from rnnkit import layers
+from rnnkit.benchmarks.common import write_json
 from rnnkit.data.sequences import pad_sequences
 from rnnkit.data.tokenizers import WordTokenizer
 from rnnkit.models import Sequential
@@ -133,3 +137,30 @@ def run(setup: Setup, types: list[str] | None = None) -> dict[str, Any]:
         "config": asdict(setup),
         "rows": rows,
     }
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    p.add_argument("--train-samples", type=int, default=Setup.train_samples)
+    p.add_argument("--test-samples", type=int, default=Setup.test_samples)
+    p.add_argument("--epochs", type=int, default=Setup.epochs)
+    p.add_argument("--maxlen", type=int, default=Setup.maxlen)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--result", default="five-types.json", help="file name under bench/results ('' = none)")
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    setup = Setup(
+        train_samples=args.train_samples,
+        test_samples=args.test_samples,
+        epochs=args.epochs,
+        maxlen=args.maxlen,
+    )
+    result = run(setup)
+    result["command"] = "python bench/five_types.py " + shlex.join(sys.argv[1:] if argv is None else argv)
+    result["environment"] = {"torch": torch.__version__, "threads": torch.get_num_threads()}
+    print(f"{'type':<16} {'params':>9} {'test acc':>9} {'time / LSTM':>12}")
+    for r in result["rows"]:
+        acc, ratio = r["test_accuracy"], r["train_seconds_ratio"]
+        print(f"{r['type']:<16} {r['parameters']:>9,} {acc:>9.1%} {ratio:>12.2f}")
+    if args.result:
+        print(f"wrote {write_json(args.result, result)}")
