@@ -158,6 +158,7 @@ def test_generated_words_get_the_corpus_casing_back(tmp_path):
     assert lm.token_text(ids["the"], prev=ids["."]) == " The"
     assert lm.token_text(ids["the"], prev=ids["love"]) == " the"
     assert lm.token_text(ids["the"], prev=3) == "The"  # after a line break (<eos>)
+    assert all(s.word in ("Ishmael", "I") for s in lm.suggest("call me i", top_k=2))
 
 
 def test_suggest_prints_probabilities_that_say_something():

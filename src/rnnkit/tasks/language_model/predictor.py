@@ -166,8 +166,10 @@ class LanguageModel:
         p = probs[ids]
         k = min(top_k, ids.numel())
         vals, idx = torch.topk(p, k)
+        cased = getattr(self.tokenizer, "cased", lambda word: word)  # "I", "Ishmael" as the corpus wrote them
         return [
-            Suggestion(self.tokenizer.vocab[int(ids[i])], float(v)) for v, i in zip(vals, idx, strict=True)
+            Suggestion(cased(self.tokenizer.vocab[int(ids[i])]), float(v))
+            for v, i in zip(vals, idx, strict=True)
         ]
 
     def _completions(self, partial: str) -> torch.Tensor:
