@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import json
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,15 @@ def _load(name: str) -> Any | None:
     if not path.is_file():
         return None
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _recorded(entries: Iterable[Any]) -> Iterator[tuple[Any, Any]]:
+    """(entry, data) for each entry whose results file exists (others are skipped: the page
+    shows what has been measured). An entry is a file name or a tuple starting with one."""
+    for entry in entries:
+        data = _load(entry if isinstance(entry, str) else entry[0])
+        if data is not None:
+            yield entry, data
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
@@ -204,10 +213,7 @@ def _caption_result(d: dict[str, Any]) -> str:
 
 def memory_table() -> str:
     parts = []
-    for task in ("adding", "copy"):
-        data = _load(f"memory-{task}.json")
-        if data is None:
-            continue
+    for (_, task), data in _recorded((f"memory-{t}.json", t) for t in ("adding", "copy")):
         rows = sorted(data["rows"], key=lambda r: (r["length"], r["cell"]))
         body = [[r["length"], r["cell"], r["steps"], r["final_loss"], r["baseline"]] for r in rows]
         parts.append(f"**{task} problem** ({data.get('metric', 'test loss')})\n")
@@ -261,10 +267,7 @@ SENTIMENT_RUNS = (
 
 def task_sentiment() -> str:
     rows, parts = [], []
-    for name, data_name in SENTIMENT_RUNS:
-        d = _load(name)
-        if d is None:
-            continue
+    for (name, data_name), d in _recorded(SENTIMENT_RUNS):
         c, m = d["config"], d["metrics"]
         model = (
             f"{'Bi' if c['bidirectional'] else ''}{c['cell'].upper()}({c['units']}), {c['pooling']} pooling"
@@ -290,14 +293,13 @@ def task_sentiment() -> str:
 
 def task_lm() -> str:
     rows = []
-    for name, what in (
-        ("lm-ptb.json", "Penn Treebank, words"),
-        ("lm-ptb-adam.json", "Penn Treebank, words (earlier Adam recipe)"),
-        ("char-shakespeare.json", "Shakespeare, characters"),
+    for (name, what), d in _recorded(
+        (
+            ("lm-ptb.json", "Penn Treebank, words"),
+            ("lm-ptb-adam.json", "Penn Treebank, words (earlier Adam recipe)"),
+            ("char-shakespeare.json", "Shakespeare, characters"),
+        )
     ):
-        d = _load(name)
-        if d is None:
-            continue
         c, m = d["config"], d["metrics"]
         model = f"{c['num_layers']} x {c['units']} {c['cell'].upper()}, {c.get('optimizer', 'adam')}"
         rows.append(
@@ -305,10 +307,9 @@ def task_lm() -> str:
         )
     out = _table(["corpus", "model", "epochs", "test perplexity", "test nats/token", "results file"], rows)
     lat = []
-    for name, weights in (("suggest-latency-ptb.json", "float32"), ("suggest-latency-ptb-int8.json", "int8")):
-        d = _load(name)
-        if d is None:
-            continue
+    for (name, weights), d in _recorded(
+        (("suggest-latency-ptb.json", "float32"), ("suggest-latency-ptb-int8.json", "int8"))
+    ):
         step, rerun = d["incremental_keystrokes_that_step"], d["rerun_prefix_all_keystrokes"]
         lat.append([weights, step["p50_ms"], step["p99_ms"], rerun["p50_ms"], f"`{name}`"])
     if lat:
@@ -339,10 +340,7 @@ FORECAST_CASES = ("seattle-h1", "seattle-h7", "nyc-h24", "aapl-h5")
 
 def task_forecast() -> str:
     out = []
-    for case in FORECAST_CASES:
-        d = _load(f"forecast-{case}.json")
-        if d is None:
-            continue
+    for (_, case), d in _recorded((f"forecast-{c}.json", c) for c in FORECAST_CASES):
         c, t = d["config"], d["test"]
         methods = t["methods"]
         rows = [
@@ -397,10 +395,7 @@ SPEECH_RUNS = (
 
 def task_speech() -> str:
     rows, cmds = [], []
-    for name, what in SPEECH_RUNS:
-        d = _load(name)
-        if d is None:
-            continue
+    for (name, what), d in _recorded(SPEECH_RUNS):
         m, f = d["metrics"], d["flite"]
         rows.append(
             [
@@ -428,10 +423,7 @@ def task_speech() -> str:
 
 def task_commands() -> str:
     rows, cmds = [], []
-    for name in ("commands-words.json", "commands-digits.json"):
-        d = _load(name)
-        if d is None:
-            continue
+    for name, d in _recorded(("commands-words.json", "commands-digits.json")):
         m = d["metrics"]
         rows.append(
             [
@@ -493,10 +485,7 @@ def task_music() -> str:
 
 def task_caption() -> str:
     rows, cmds = [], []
-    for name in ("caption-shapes.json", "caption-digits.json"):
-        d = _load(name)
-        if d is None:
-            continue
+    for _, d in _recorded(("caption-shapes.json", "caption-digits.json")):
         cmds.append(f"`{d['command']}`")
         for r in d["rows"]:
             s = r["scores"].get("all", r["scores"])
