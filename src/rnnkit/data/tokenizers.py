@@ -56,6 +56,10 @@ class Tokenizer:
     def _config(self) -> dict[str, Any]:
         return {}
 
+    def cased(self, word: str, *, sentence_start: bool = False) -> str:
+        """``word`` as the corpus wrote it: itself here; a lower-casing tokenizer gives the casing back."""
+        return word
+
     # --- vocabulary ----------------------------------------------------------------------------
     @property
     def vocab_size(self) -> int:

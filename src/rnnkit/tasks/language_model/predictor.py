@@ -166,7 +166,7 @@ class LanguageModel:
         p = probs[ids]
         k = min(top_k, ids.numel())
         vals, idx = torch.topk(p, k)
-        cased = getattr(self.tokenizer, "cased", lambda word: word)  # "I", "Ishmael" as the corpus wrote them
+        cased = self.tokenizer.cased  # "I", "Ishmael" as the corpus wrote them
         return [
             Suggestion(cased(self.tokenizer.vocab[int(ids[i])]), float(v))
             for v, i in zip(vals, idx, strict=True)
@@ -289,9 +289,7 @@ class LanguageModel:
             return "\n"
         word = self.tokenizer.vocab[token]
         before = self.tokenizer.vocab[prev] if prev is not None and prev != EOS_ID else None
-        cased = getattr(self.tokenizer, "cased", None)
-        if cased is not None:
-            word = cased(word, sentence_start=prev == EOS_ID or before in _SENTENCE_END)
+        word = self.tokenizer.cased(word, sentence_start=prev == EOS_ID or before in _SENTENCE_END)
         glued = (
             first
             or prev == EOS_ID
