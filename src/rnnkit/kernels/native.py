@@ -240,15 +240,23 @@ def use_native(enabled: bool) -> Iterator[None]:
         _ENABLED.reset(token)
 
 
-def native_blocker(p: CellParams, x: Tensor, zoneout: float) -> str | None:
-    """Why the C++ loop cannot run this configuration, or None if it can."""
+def _tensor_blocker(x: Tensor) -> str | None:
+    """What both C++ loops (the cells' and the min-RNN scan) need of the tensors: CPU, float32 or
+    float64, and no autocast, which would hand them bf16/fp16 projections they have no kernels for."""
     if x.is_cuda:
         return "tensors on CUDA"
     if x.dtype not in (torch.float32, torch.float64):
         return f"dtype {x.dtype}"
     if torch.is_autocast_enabled("cpu"):
-        # autocast would hand the loop bf16/fp16 projections, which it has no kernels for
         return "autocast (mixed precision)"
+    return None
+
+
+def native_blocker(p: CellParams, x: Tensor, zoneout: float) -> str | None:
+    """Why the C++ loop cannot run this configuration, or None if it can."""
+    blocker = _tensor_blocker(x)
+    if blocker is not None:
+        return blocker
     if p.kind == "gru" and not p.reset_after:
         return "GRU reset_after=False"
     if activations.name_of(p.activation) != "tanh":
@@ -349,12 +357,9 @@ class MinScan(torch.autograd.Function):
 
 def min_scan_blocker(x: Tensor) -> str | None:
     """Why the C++ min-RNN scan cannot run on ``x``, or None if it can."""
-    if x.is_cuda:
-        return "tensors on CUDA"
-    if x.dtype not in (torch.float32, torch.float64):
-        return f"dtype {x.dtype}"
-    if torch.is_autocast_enabled("cpu"):
-        return "autocast (mixed precision)"
+    blocker = _tensor_blocker(x)
+    if blocker is not None:
+        return blocker
     if not available():
         return "the C++ kernel is off or not built"
     return None
