@@ -94,6 +94,10 @@ def _range_mask(voice: str, size: int) -> Tensor:
     return ok
 
 
+# (1, 128) candidate MIDI pitches 0..127; made once, not per grid step and voice
+_PITCHES = torch.arange(REST_ID).unsqueeze(0)
+
+
 def parallel_mask(v: int, sound: Tensor, sound_in: Tensor) -> Tensor:
     """(B, N_TOKENS) True where voice ``v``'s pitch would make consecutive fifths or octaves.
 
@@ -102,18 +106,16 @@ def parallel_mask(v: int, sound: Tensor, sound_in: Tensor) -> Tensor:
     is forbidden when ``(prev_u - prev_v) mod 12`` is 0 or 7, ``(now_u - p) mod 12`` equals it,
     and both voices move in the same direction (``(now_u - prev_u)(p - prev_v) > 0``).
     """
-    b = sound.shape[0]
-    bad = torch.zeros(b, N_TOKENS, dtype=torch.bool)
-    pitches = torch.arange(REST_ID)  # candidate MIDI pitches 0..127
+    bad = torch.zeros(sound.shape[0], N_TOKENS, dtype=torch.bool)
     prev_v = sound_in[:, v]
+    dv = _PITCHES - prev_v.unsqueeze(1)  # (B, 128): voice v's move to each candidate; the same for every u
     for u in range(v):
         prev_u, now_u = sound_in[:, u], sound[:, u]
         sounding = (prev_u < REST_ID) & (prev_v < REST_ID) & (now_u < REST_ID)  # (B,)
         interval = (prev_u - prev_v) % 12
         perfect = sounding & ((interval == 0) | (interval == 7))
         du = (now_u - prev_u).unsqueeze(1)  # (B, 1)
-        dv = pitches.unsqueeze(0) - prev_v.unsqueeze(1)  # (B, 128)
-        same_class = (now_u.unsqueeze(1) - pitches.unsqueeze(0)) % 12 == interval.unsqueeze(1)
+        same_class = (now_u.unsqueeze(1) - _PITCHES) % 12 == interval.unsqueeze(1)
         bad[:, :REST_ID] |= perfect.unsqueeze(1) & same_class & (du * dv > 0)
     return bad
 
