@@ -172,7 +172,7 @@ class Translator:
         max_len = [min(cap, int(self.config.max_len_ratio * len(s)) + 10) for s in batch]
         kw = dict(batch_size=len(batch), bos=BOS_ID, eos=EOS_ID, max_len=max_len)
         step: Any = self.model.step
-        n = getattr(self.config, "no_repeat_ngram", 0)
+        n = self.config.no_repeat_ngram
         if n:
             step = _no_repeat_step(self.model.step, n)
             state = {"inner": state, "history": src.new_zeros((len(batch), 0))}  # (B, 0): no tokens yet
