@@ -4,9 +4,8 @@ rich fits a table to the console's width (80 columns when output is piped) by sh
 columns and ending cells with an ellipsis, which turns ``0.123456`` into ``0.12…``. Here a
 column whose cells are all numbers never shrinks below its widest value and never wraps;
 text columns wrap between words (no ellipsis, never inside a word holding a digit) to fit the
-terminal, or ``$COLUMNS``
-(default 120) when the output is piped. Only when the numbers alone are wider than that
-does the table grow past it.
+terminal, or ``$COLUMNS`` (default 120) when the output is piped. Only when the numbers alone
+are wider than that does the table grow past it.
 """
 
 from __future__ import annotations
@@ -34,9 +33,10 @@ def _plain(cell: Any) -> str:
     return str(getattr(cell, "plain", cell))
 
 
-def _is_numeric(column: Any) -> bool:
-    cells = [_plain(c).strip() for c in column._cells]
-    return bool(cells) and any(cells) and all(_NUMBER.match(c) for c in cells)
+def _is_numeric(cells: list[str]) -> bool:
+    """A column of numbers: at least one, and every non-empty cell one."""
+    stripped = [c.strip() for c in cells]
+    return any(stripped) and all(_NUMBER.match(c) for c in stripped)
 
 
 def _width(console: Any) -> int:
@@ -55,7 +55,7 @@ def print_table(table: Any, *, stderr: bool = False, file: IO[str] | None = None
 
     for column in table.columns:
         cells = [_plain(c) for c in column._cells]
-        if _is_numeric(column):
+        if _is_numeric(cells):
             column.no_wrap = True
             column.min_width = max(map(len, cells))
         else:
