@@ -115,6 +115,11 @@ def test_linear_decay_holds_then_falls_to_zero() -> None:
         d.step = step
         factors.append(round(d.factor(), 6))
     assert factors == [1.0, 1.0, 1.0, 0.4, 0.0]
+    resumed = LinearDecay(0.01, 0.25, minutes=None, total_steps=100, steps_per_epoch=25)
+    resumed.on_epoch_begin(3)  # fit resumes at epoch 3 of 4: the last quarter, where lr decays
+    assert (resumed.step, resumed.factor()) == (75, 1.0)
+    resumed.step += 15
+    assert round(resumed.factor(), 6) == 0.4
     timed = LinearDecay(0.01, 1.0, minutes=10.0, total_steps=1)
     assert 0.99 < timed.factor() <= 1.0  # time-based: just started
 

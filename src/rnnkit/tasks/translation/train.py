@@ -53,15 +53,25 @@ class LinearDecay(Callback):
     Progress is the share of the time budget spent (``minutes``), else the share of the
     batches (``total_steps``): a run cut by its budget ends at lr 0 instead of mid-plateau,
     the cheap gain of a "warm-down" (hold-then-decay) schedule when the budget is fixed.
+    With ``steps_per_epoch`` the batch count starts at the epoch ``fit`` starts from, so a
+    resumed run continues the schedule instead of climbing back to ``base_lr``.
     """
 
     def __init__(
-        self, base_lr: float, fraction: float, *, minutes: float | None, total_steps: int, clock: str = "wall"
+        self,
+        base_lr: float,
+        fraction: float,
+        *,
+        minutes: float | None,
+        total_steps: int,
+        steps_per_epoch: int | None = None,
+        clock: str = "wall",
     ) -> None:
         super().__init__()
         self.base_lr, self.fraction = base_lr, fraction
         self.seconds = None if minutes is None else minutes * 60.0
         self.total_steps = max(1, total_steps)
+        self.steps_per_epoch = steps_per_epoch
         self.step = 0
         self.clock = CLOCKS[clock]
         self.t0 = self.clock()
@@ -73,6 +83,10 @@ class LinearDecay(Callback):
 
     def factor(self) -> float:
         return min(1.0, (1.0 - self.progress()) / self.fraction)
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        if self.steps_per_epoch is not None:
+            self.step = epoch * self.steps_per_epoch
 
     def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         self.model.optimizer.lr = self.base_lr * self.factor()
@@ -124,13 +138,14 @@ def train_on(
     budget = TimeBudget(config.max_minutes, config.budget_clock) if config.max_minutes else None
     cbs = [*callbacks, *([budget] if budget else [])]
     if config.lr_decay > 0:
-        # the schedule, like the time budget, is per session: a resumed run starts it again
-        steps = len(train_batches) * config.epochs
+        # by time, the schedule is per session like the time budget (a resumed run starts both
+        # again); by batches, it continues from the epoch the checkpoint resumes at
         decay = LinearDecay(
             config.learning_rate,
             config.lr_decay,
             minutes=config.max_minutes,
-            total_steps=steps,
+            total_steps=len(train_batches) * config.epochs,
+            steps_per_epoch=len(train_batches),
             clock=config.budget_clock,
         )
         cbs.append(decay)
