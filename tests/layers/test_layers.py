@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import pytest
@@ -210,3 +211,18 @@ def test_regularizers_and_constraints() -> None:
     torch.testing.assert_close(layer.regularization_loss(), expected)
     layer.apply_constraints()
     assert (layer.cell.weight_hh >= 0).all()
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [layers.SimpleRNN(3), layers.LSTM(3), layers.GRU(3), layers.ConvLSTM2D(2, 3)],
+    ids=lambda layer: type(layer).__name__,
+)
+def test_every_cell_argument_reads_on_the_layer_as_keras(layer):
+    # FlatRNN's promise: the cell's settings read through the layer (lstm.units, lstm.kernel_regularizer)
+    names = inspect.signature(type(layer.cell)).parameters.keys() - {"kwargs", "rank"}
+    assert names and names <= layer.cell_attrs
+    for name in names:
+        assert getattr(layer, name) is getattr(layer.cell, name)
+    with pytest.raises(AttributeError):
+        layer.not_a_cell_argument  # noqa: B018

@@ -43,7 +43,7 @@ from rnnkit.layers.conv import (
     to_channels_first,
 )
 from rnnkit.layers.core_layers import _activation_name
-from rnnkit.layers.recurrent import FlatRNN, cell_params
+from rnnkit.layers.recurrent import FlatRNN
 from rnnkit.layers.weight_args import add_role_weight
 
 Tensor = torch.Tensor
@@ -196,9 +196,7 @@ class ConvLSTM(FlatRNN):
 
     rank: ClassVar[int] = 0
     cell: ConvLSTMCell
-    cell_class = ConvLSTMCell
-    # Keras exposes the cell's settings on the layer: conv_lstm.filters, .padding ...
-    cell_attrs = frozenset(cell_params(ConvLSTMCell) - {"rank"})
+    cell_class = ConvLSTMCell  # its arguments read on the layer, as Keras: conv_lstm.filters, .padding ...
 
     def __init__(
         self,

@@ -404,7 +404,12 @@ class FlatRNN(RNN):
 
     cell_class: ClassVar[type[Layer]]
     cell_name: ClassVar[str]
-    cell_attrs: ClassVar[frozenset[str]]  # the cell attributes readable on the layer (lstm.units)
+    cell_attrs: ClassVar[frozenset[str]] = frozenset()  # the cell's arguments, read on the layer (lstm.units)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "cell_class" in cls.__dict__:  # derived, so a new cell argument reads through with no list to edit
+            cls.cell_attrs = frozenset(cell_params(cls.cell_class))
 
     def __getattr__(self, name: str) -> Any:
         # Keras exposes the cell's settings on the layer: lstm.units, lstm.dropout ...
@@ -439,32 +444,11 @@ class FlatRNN(RNN):
         extra = args.pop("kwargs", {})
         if "use_cudnn" in extra:
             args["use_fused"] = extra.pop("use_cudnn")
-        params = cell_params(self.cell_class)
-        cell_args = {k: args.pop(k) for k in list(args) if k in params}
+        cell_args = {k: args.pop(k) for k in list(args) if k in self.cell_attrs}
         RNN.__init__(self, self._make_cell(cell_args), **args, **extra)
 
     def _make_cell(self, cell_args: dict[str, Any]) -> Layer:
         return self.cell_class(**cell_args, name=self.cell_name)
-
-
-_CELL_ATTRS = frozenset(
-    {
-        "units",
-        "activation",
-        "recurrent_activation",
-        "use_bias",
-        "dropout",
-        "recurrent_dropout",
-        "zoneout",
-        "layer_norm",
-        "seed",
-        "reset_after",
-        "unit_forget_bias",
-        "kernel_initializer",
-        "recurrent_initializer",
-        "bias_initializer",
-    }
-)
 
 
 class BuiltinRNN(FlatRNN):
@@ -472,4 +456,3 @@ class BuiltinRNN(FlatRNN):
 
     cell: RecurrentCell
     cell_class: ClassVar[type[RecurrentCell]]
-    cell_attrs = _CELL_ATTRS
