@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -258,12 +258,15 @@ class WordTokenizer(Tokenizer):
         if isinstance(texts, str) or not self.lower:
             super().fit(texts, min_freq=min_freq, max_size=max_size)
             return self
-        texts = list(texts)
-        super().fit(texts, min_freq=min_freq, max_size=max_size)
-        forms: dict[str, Counter[str]] = {}
-        for text in texts:
-            for form in self._split(text):
-                forms.setdefault(form.lower(), Counter())[form] += 1
+        forms: dict[str, Counter[str]] = {}  # lower-case word -> its written forms, counted
+
+        def recording(texts: Iterable[str]) -> Iterator[str]:  # one pass: no copy of the corpus
+            for text in texts:
+                for form in self._split(text):
+                    forms.setdefault(form.lower(), Counter())[form] += 1
+                yield text
+
+        super().fit(recording(texts), min_freq=min_freq, max_size=max_size)
         self.casing = {}
         for word in self.vocab[len(SPECIAL_TOKENS) :]:
             seen = forms.get(word)
