@@ -39,7 +39,6 @@ from typing import Any
 import torch
 
 from rnnkit.benchmarks.common import RESULTS, environment, table, write_json
-from rnnkit.config import field_types, parse_value
 from rnnkit.data import load_tokenizer
 from rnnkit.models import load_model
 from rnnkit.models.callbacks import Callback
@@ -115,7 +114,6 @@ def score_all(tr: Translator, tests: dict[str, list[tuple[str, str]]], beams: tu
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    overrides = dict(kv.split("=", 1) for kv in args.set)
     values: dict[str, Any] = {
         "src_vocab": 4000,  # the output layer dominates a step: 4k subwords train 2x faster than 8k
         "tgt_vocab": 4000,
@@ -133,9 +131,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         hh, mm = (int(x) for x in args.until.split(":"))
         now = time.gmtime()
         values["max_minutes"] = round((hh * 60 + mm) - (now.tm_hour * 60 + now.tm_min + now.tm_sec / 60), 1)
-    hints = field_types(TranslationConfig)
-    for k, v in overrides.items():
-        values[k] = parse_value(k, v, hints.get(k, str))
+    values.update(TranslationConfig.from_overrides(args.set))
     config = TranslationConfig.from_dict(values)
     data, tests = both_splits()
     if args.eval:
@@ -278,8 +274,7 @@ def load_translator(run: str | Path, weights: str | None = None) -> Translator:
 
 def set_decoding(tr: Translator, settings: list[str]) -> dict[str, Any]:
     """Apply ``key=value`` decoding settings (no_repeat_ngram, length_penalty, ...) to a loaded run."""
-    hints = field_types(TranslationConfig)
-    decoding = {k: parse_value(k, v, hints.get(k, str)) for k, v in (kv.split("=", 1) for kv in settings)}
+    decoding = TranslationConfig.from_overrides(settings)  # typed; an unknown key is an error, not a no-op
     for k, v in decoding.items():
         setattr(tr.config, k, v)
     return decoding
