@@ -180,6 +180,22 @@ def test_subclassed_model_traced_with_layers_as_leaves(tmp_path):
         branchy.export(tmp_path / "b.onnx")
 
 
+def test_subclassed_forward_with_an_untranslated_torch_call_is_refused_by_name(tmp_path):
+    # The module docstring's promise: other torch functions (and tensor methods) are refused with the reason.
+    class Exp(_Classifier):
+        def forward(self, ids, training=None):
+            return torch.exp(self.head(self.max_pool(self.embedding(ids))))
+
+    class ExpMethod(_Classifier):
+        def forward(self, ids, training=None):
+            return self.head(self.max_pool(self.embedding(ids))).exp()
+
+    for model, what in ((Exp(), "function"), (ExpMethod(), "tensor method")):
+        model(_ids(2, 6, 0))
+        with pytest.raises(ConfigError, match=rf"^{what} in forward='exp' is not valid: expected "):
+            model.export(tmp_path / "e.onnx")
+
+
 def test_a_model_used_as_a_layer(tmp_path):
     encoder = Sequential([layers.Embedding(30, 4, mask_zero=True), layers.GRU(3)])
     ids = rnnkit.Input(shape=(None,), dtype="int64")
