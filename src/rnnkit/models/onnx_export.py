@@ -471,19 +471,12 @@ def _traced_io(model: Any) -> tuple[list[tuple[str, str, tuple[Any, ...]]], Any]
             elif node.op == "call_method":
                 env[node] = _call_method(g, node.target, list(args), dict(kwargs))
             elif node.op == "get_attr":
-                env[node] = Value(g.const("weight", _weight(_get_attr(model, node.target))))
+                env[node] = Value(g.const("weight", _weight(operator.attrgetter(node.target)(model))))
             elif node.op == "output":
                 out = args[0]
         return flatten(out)
 
     return inputs, run
-
-
-def _get_attr(model: Any, target: str) -> torch.Tensor:
-    obj: Any = model
-    for part in target.split("."):
-        obj = getattr(obj, part)
-    return obj
 
 
 def _input_spec(model: Any, node: Any) -> tuple[str, tuple[Any, ...]]:
