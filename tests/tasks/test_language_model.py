@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 import pytest
 import torch
@@ -37,6 +40,16 @@ def lm(request, tmp_path_factory):
     )
     train_lm(cfg, root / "run")
     return LanguageModel.load(root / "run")
+
+
+def train_tiny(text: str, run: Path, **overrides: Any) -> Path:
+    """A 1 x 8 word LM trained for 2 steps on ``text`` into ``run``: for what a run writes and decodes."""
+    data = run.with_suffix(".txt")
+    data.write_text(text, encoding="utf-8")
+    tiny = {"level": "word", "embed_dim": 8, "units": 8, "num_layers": 1, "batch_size": 2, "bptt": 8}
+    tiny |= {"epochs": 1, "max_steps": 2, "threads": 1}
+    train_lm(LMConfig(data=str(data), **(tiny | overrides)), run)
+    return run
 
 
 def full_rerun_logits(lm: LanguageModel, ids: list[int]) -> torch.Tensor:
@@ -147,11 +160,8 @@ def test_word_level_text_is_detokenised(lm):
 
 def test_generated_words_get_the_corpus_casing_back(tmp_path):
     """A lower-casing word LM writes "I" and "Ishmael" as the corpus did, capitals after a full stop."""
-    corpus = tmp_path / "cased.txt"
-    corpus.write_text("Call me Ishmael. I love the sea.\nThe whale and I sail.\n" * 10, encoding="utf-8")
-    cfg = LMConfig(data=str(corpus), level="word", embed_dim=8, units=8, num_layers=1, batch_size=2)
-    train_lm(cfg.replace(bptt=5, max_steps=2, epochs=1, threads=1), tmp_path / "run")
-    lm = LanguageModel.load(tmp_path / "run")
+    text = "Call me Ishmael. I love the sea.\nThe whale and I sail.\n" * 10
+    lm = LanguageModel.load(train_tiny(text, tmp_path / "run", bptt=5))
     ids = {w: lm.tokenizer.token_to_id(w) for w in ("i", "ishmael", "the", ".", "love")}
     assert lm.token_text(ids["i"], prev=ids["love"]) == " I"
     assert lm.token_text(ids["ishmael"], prev=ids["love"]) == " Ishmael"
@@ -303,19 +313,6 @@ def test_a_one_epoch_run_draws_its_curve_with_a_plain_title(tmp_path, monkeypatc
     monkeypatch.setattr(
         rnnkit.models, "plot_history", lambda logs, path, title=None: drawn.append((logs, title))
     )
-    (tmp_path / "c.txt").write_text(CORPUS, encoding="utf-8")
-    cfg = LMConfig(
-        data=str(tmp_path / "c.txt"),
-        level="char",
-        embed_dim=8,
-        units=8,
-        num_layers=1,
-        batch_size=2,
-        bptt=8,
-        epochs=1,
-        max_steps=2,
-        threads=1,
-    )
-    train_lm(cfg, tmp_path / "tiny-run")
+    train_tiny(CORPUS, tmp_path / "tiny-run", level="char")
     ((logs, title),) = drawn
     assert title == "lm training (tiny-run/)" and len(logs["loss"]) == 1
