@@ -101,11 +101,10 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
-    help="Recurrent networks, easy and measured.",
 )
 
 
-@app.callback()
+@app.callback()  # a group even before any command is registered: they all load lazily
 def _root() -> None:
     """Recurrent networks, easy and measured."""
 
