@@ -194,13 +194,7 @@ class Functional(Model):
 # ---------------------------------------------------------------------- graph helpers
 def _serialize(layer: Any) -> dict[str, Any]:
     """A layer's entry; a whole model used as a layer is saved by its class name and config."""
-    if isinstance(layer, Model):
-        return {
-            "class_name": type(layer).__name__,
-            "class_path": saving.class_path(type(layer)),
-            "config": layer.get_config(),
-        }
-    return serialize_layer(layer)
+    return saving.class_entry(layer) if isinstance(layer, Model) else serialize_layer(layer)
 
 
 def _deserialize(entry: dict[str, Any]) -> Any:

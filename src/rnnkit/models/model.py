@@ -142,9 +142,7 @@ class Model(Trainer, Weights, nn.Module):
 
     def to_json(self, **kwargs: Any) -> str:
         """Keras's ``to_json``: class name and config as JSON, no weights (``models.model_from_json``)."""
-        cls = type(self)
-        data = {"class_name": cls.__name__, "class_path": saving.class_path(cls), "config": self.get_config()}
-        return json.dumps(data, **kwargs)
+        return json.dumps(saving.class_entry(self), **kwargs)
 
     @property
     def metrics_names(self) -> list[str]:

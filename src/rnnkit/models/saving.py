@@ -68,6 +68,13 @@ def class_path(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
+def class_entry(model: Any) -> dict[str, Any]:
+    """What names a model and rebuilds it (:func:`model_class`, then ``from_config``): the entry
+    of a saved file, of ``to_json`` and of a model used as a layer in a functional graph."""
+    cls = type(model)
+    return {"class_name": cls.__name__, "class_path": class_path(cls), "config": model.get_config()}
+
+
 def register_model(cls: type) -> None:
     MODELS[cls.__name__] = cls
     MODELS_BY_PATH[class_path(cls)] = cls
@@ -147,12 +154,7 @@ def _jsonable_shape(shape: Any) -> Any:
 
 
 def model_config(model: Any) -> dict[str, Any]:
-    return {
-        "class_name": type(model).__name__,
-        "class_path": class_path(type(model)),
-        "config": model.get_config(),
-        "layer_shapes": _layer_shapes(model),
-    }
+    return {**class_entry(model), "layer_shapes": _layer_shapes(model)}
 
 
 def _compile_config(model: Any) -> dict[str, Any] | None:
