@@ -219,11 +219,18 @@ def output_stats(hyps: list[str], refs: list[str]) -> dict[str, Any]:
         "share_repeating_a_4gram_in_references": round(sum(map(loops, refs)) / n, 3),
         "unk_or_replacement_chars": sum(("<unk>" in h) or ("\ufffd" in h) for h in hyps),
         "space_before_punctuation": sum(bool(re.search(r" [,.;:?!]", h)) for h in hyps),
-        "not_nfc": sum(not unicodedata.is_normalized("NFC", h) for h in hyps),
-        "accented_chars_per_100_chars": round(
-            100 * sum(c in "áéíóúñüÁÉÍÓÚÑ" for h in hyps for c in h) / max(1, sum(map(len, hyps))), 2
-        ),
+        "not_nfc": not_nfc(hyps),
+        "accented_chars_per_100_chars": accents_per_100_chars(hyps),
     }
+
+
+def accents_per_100_chars(texts: list[str]) -> float:
+    """Spanish accented letters per 100 characters: a model that drops accents scores low on chrF."""
+    return round(100 * sum(c in "áéíóúñüÁÉÍÓÚÑ" for t in texts for c in t) / max(1, sum(map(len, texts))), 2)
+
+
+def not_nfc(texts: list[str]) -> int:
+    return sum(not unicodedata.is_normalized("NFC", t) for t in texts)
 
 
 def cmd_diagnose(args: argparse.Namespace) -> None:
@@ -237,10 +244,8 @@ def cmd_diagnose(args: argparse.Namespace) -> None:
     model = [h[0].text for h in tr.translate(srcs, beam=5, truncate=True)]
     apertium = apertium_translate(srcs)
     ref_stats = {
-        "accented_chars_per_100_chars": round(
-            100 * sum(c in "áéíóúñüÁÉÍÓÚÑ" for r in refs for c in r) / sum(map(len, refs)), 2
-        ),
-        "not_nfc": sum(not unicodedata.is_normalized("NFC", r) for r in refs),
+        "accented_chars_per_100_chars": accents_per_100_chars(refs),
+        "not_nfc": not_nfc(refs),
         "target_tokenizer_round_trip_failures": sum(
             tr.tgt_tok.decode(tr.tgt_tok.encode(r)).strip() != r for r in refs
         ),
