@@ -94,11 +94,15 @@ class Forecaster:
         C = Y[..., 0] if self.config.transform == "level" else Y[..., 0] - anchors[:, None]
         return self.input_scaler.transform(X).astype(np.float32), C, anchors, origins
 
-    def _check_length(self, series: SeriesData, train: bool) -> None:
+    @property
+    def _lead(self) -> int:
+        """Rows a change transform (diff, log_return) uses up: the first change needs the row before it."""
+        return int(self.config.transform in ("diff", "log_return"))
+
+    def _check_length(self, series: SeriesData, *, train: bool) -> None:
         """Refuse a series too short to forecast from (the last lookback rows) or to train on
         (lookback + horizon rows in the training part alone), saying how many rows it needs."""
-        cfg = self.config
-        change = int(cfg.transform in ("diff", "log_return"))  # the first change needs the row before it
+        cfg, change = self.config, self._lead
         plus = " + 1 (the first change needs the row before it)" if change else ""
         if not train:
             need = cfg.lookback + change
@@ -121,8 +125,7 @@ class Forecaster:
     def rows_to_train(self) -> int:
         """The fewest rows :meth:`fit` accepts: its training part must hold lookback + horizon
         rows (+ 1 for a change transform), after the validation and test parts are cut off."""
-        cfg = self.config
-        change = int(cfg.transform in ("diff", "log_return"))
+        cfg, change = self.config, self._lead
         n = cfg.lookback + cfg.horizon + change
         # The split rounds each part's share of the rows left after the transform: count up.
         while split_by_time(n - change, cfg.validation, cfg.test).train.stop < cfg.lookback + cfg.horizon:
