@@ -241,7 +241,7 @@ class ArrayData:
 
     def num_batches(self, batch_size: int, world: int = 1) -> int:
         full, rest = divmod(len(self), batch_size)
-        return full + (rest > 0 and (world == 1 or rest >= world))
+        return full + int(rest >= world)  # the rule of batches(): a last batch needs a sample per process
 
     def batches(
         self,
@@ -263,7 +263,7 @@ class ArrayData:
         order = torch.randperm(n) if shuffle else None
         for start in range(0, n, batch_size):
             stop = min(start + batch_size, n)
-            if world > 1 and stop - start < world:
+            if stop - start < world:  # only a short last batch, and never with world=1
                 continue
             idx: slice | Tensor = slice(start, stop) if order is None else order[start:stop]
             if world > 1:
