@@ -31,7 +31,12 @@ from rnnkit.core.conv_cells import conv, conv_output_length
 from rnnkit.errors import ConfigError, ShapeError, invalid
 from rnnkit.layers.base import Layer, Shape
 from rnnkit.layers.core_layers import _activation_name, check_positive_int
-from rnnkit.layers.weight_args import add_kernel_and_bias, set_weight_args, weight_args_config
+from rnnkit.layers.weight_args import (
+    KERNEL_BIAS_ROLES,
+    add_kernel_and_bias,
+    set_weight_args,
+    weight_args_config,
+)
 
 Tensor = torch.Tensor
 
@@ -200,7 +205,7 @@ class _Conv(ConvGeometry, Layer):
             )
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
-        set_weight_args(self, ("kernel", "bias"), locals())
+        set_weight_args(self, KERNEL_BIAS_ROLES, locals())
         self.in_channels: int | None = None
 
     def _channel_axis(self) -> int:
@@ -257,7 +262,7 @@ class _Conv(ConvGeometry, Layer):
             "groups": self.groups,
             "activation": _activation_name(self.activation),
             "use_bias": self.use_bias,
-            **weight_args_config(self, ("kernel", "bias")),
+            **weight_args_config(self, KERNEL_BIAS_ROLES),
         }
 
 

@@ -20,7 +20,12 @@ from rnnkit.core import regularizers as reg_mod
 from rnnkit.errors import ConfigError, ShapeError, invalid
 from rnnkit.layers import symbolic
 from rnnkit.layers.base import Layer, Shape, deserialize_layer, serialize_layer
-from rnnkit.layers.weight_args import add_kernel_and_bias, set_weight_args, weight_args_config
+from rnnkit.layers.weight_args import (
+    KERNEL_BIAS_ROLES,
+    add_kernel_and_bias,
+    set_weight_args,
+    weight_args_config,
+)
 
 Tensor = torch.Tensor
 
@@ -153,7 +158,7 @@ class Dense(Layer):
         self.units = check_positive_int("units", units)
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
-        set_weight_args(self, ("kernel", "bias"), locals())
+        set_weight_args(self, KERNEL_BIAS_ROLES, locals())
         self.in_features: int | None = None
 
     def build(self, input_shape: Shape) -> None:
@@ -176,7 +181,7 @@ class Dense(Layer):
             "units": self.units,
             "activation": _activation_name(self.activation),
             "use_bias": self.use_bias,
-            **weight_args_config(self, ("kernel", "bias")),
+            **weight_args_config(self, KERNEL_BIAS_ROLES),
         }
 
 

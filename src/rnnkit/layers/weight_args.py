@@ -21,6 +21,7 @@ from rnnkit.layers.base import Layer
 
 # Keras's order in get_config: all initializers, then all regularizers, then all constraints.
 _KINDS = (("initializer", init_mod), ("regularizer", reg_mod), ("constraint", constraints_mod))
+KERNEL_BIAS_ROLES = ("kernel", "bias")  # Dense's and Conv's roles, the weights of add_kernel_and_bias
 
 
 def set_weight_args(layer: Layer, roles: tuple[str, ...], args: Mapping[str, Any]) -> None:
@@ -70,5 +71,6 @@ def add_optional_weight(layer: Layer, name: str, shape: tuple[int, ...], role: s
 def add_kernel_and_bias(layer: Layer, kernel_shape: tuple[int, ...], units: int) -> None:
     """Dense's and Conv's weights: ``weight`` (the kernel role) and, with ``layer.use_bias``,
     ``bias (units,)`` (the bias role); without it ``bias`` is registered as None."""
-    add_role_weight(layer, "weight", kernel_shape, "kernel")
-    add_optional_weight(layer, "bias", (units,), "bias", bool(layer.use_bias))
+    kernel, bias = KERNEL_BIAS_ROLES
+    add_role_weight(layer, "weight", kernel_shape, kernel)
+    add_optional_weight(layer, "bias", (units,), bias, bool(layer.use_bias))
