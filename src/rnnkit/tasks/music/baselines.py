@@ -145,19 +145,18 @@ def melody_baselines(splits: dict[str, list[Piece]], orders: Sequence[int] = (1,
 def grid_baselines(splits: dict[str, list[Piece]], orders: Sequence[int] = (1, 2, 3)) -> dict[str, Any]:
     """Per voice n-grams over its own grid tokens (voices independent); per step = their sum."""
     toks = {name: [grid_tokens(p)[0] for p in pieces] for name, pieces in splits.items()}
+    # each voice's (train, validation, test) token lists, made once for every estimator
+    voice_seqs = {
+        voice: [[t[:, v].tolist() for t in toks[s]] for s in ("train", "validation", "test")]
+        for v, voice in enumerate(VOICES)
+    }
     names = {1: "unigram", 2: "bigram", 3: "trigram", 4: "4-gram"}
+    estimators: dict[str, Any] = {names[o]: lambda tr, va, te, o=o: ngram_nll(tr, va, te, o) for o in orders}
+    estimators["interpolated trigram"] = lambda tr, va, te: interpolated_nll(tr, va, te, 3)
     out: dict[str, Any] = {}
-    for o in orders:
-        per_voice = {}
-        for v, voice in enumerate(VOICES):
-            seqs = {name: [t[:, v].tolist() for t in ts] for name, ts in toks.items()}
-            per_voice[voice] = ngram_nll(seqs["train"], seqs["validation"], seqs["test"], o)["nll"]
-        out[names[o]] = {"per_step": sum(per_voice.values()), "per_voice": per_voice}
-    per_voice = {}
-    for v, voice in enumerate(VOICES):
-        seqs = {name: [t[:, v].tolist() for t in ts] for name, ts in toks.items()}
-        per_voice[voice] = interpolated_nll(seqs["train"], seqs["validation"], seqs["test"], 3)["nll"]
-    out["interpolated trigram"] = {"per_step": sum(per_voice.values()), "per_voice": per_voice}
+    for name, nll in estimators.items():
+        per_voice = {voice: nll(*seqs)["nll"] for voice, seqs in voice_seqs.items()}
+        out[name] = {"per_step": sum(per_voice.values()), "per_voice": per_voice}
     return out
 
 
