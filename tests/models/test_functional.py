@@ -190,3 +190,18 @@ def test_a_whole_model_is_a_layer_shared_between_inputs():
     clone = model_from_json(model.to_json())
     clone.set_weights(model.get_weights())
     torch.testing.assert_close(clone([x1, x2]), out, rtol=0, atol=0)
+
+
+def test_a_model_class_named_like_a_layer_does_not_capture_its_entries():
+    # Only a model's own entry (with its class_path) names a model: a user's Model subclass
+    # called "Dense" must not be what a functional graph's Dense layer is rebuilt as.
+    from rnnkit.models import saving
+
+    ids = rnnkit.Input(shape=(None,), dtype="int64")
+    model = Model(ids, layers.Dense(2)(layers.GRU(3)(layers.Embedding(20, 4)(ids))))
+    clash = type("Dense", (Model,), {"__qualname__": "local.Dense"})
+    try:
+        clone = model_from_json(model.to_json())
+    finally:
+        del saving.MODELS[clash.__name__], saving.MODELS_BY_PATH[saving.class_path(clash)]
+    assert type(clone.layers[-1]) is layers.Dense

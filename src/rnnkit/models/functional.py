@@ -198,7 +198,9 @@ def _serialize(layer: Any) -> dict[str, Any]:
 
 
 def _deserialize(entry: dict[str, Any]) -> Any:
-    cls = saving.model_class(entry, None)
+    # Only a model's entry has a class_path (saving.class_entry); a layer's is looked up among the
+    # layers, so a user's Model subclass that shares a layer's name ("Dense") never captures it.
+    cls = saving.model_class(entry, None) if "class_path" in entry else None
     if cls is not None:
         return cls.from_config(entry["config"])
     return deserialize_layer(entry)
