@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnkit.data.timeseries import check_numeric
+from rnnkit.data.timeseries import check_numeric, listed
 from rnnkit.errors import ConfigError, DataError, invalid
 
 logger = logging.getLogger(__name__)
@@ -118,9 +118,7 @@ def read_table(
 
 def _lines(numbers: Sequence[object], idx: Sequence[int], limit: int = 10) -> str:
     """ "lines 3, 7 and 2 more": where rows ``idx`` are in the file, as an editor numbers them."""
-    shown = ", ".join(str(numbers[i]) for i in idx[:limit])
-    more = f" and {len(idx) - limit} more" if len(idx) > limit else ""
-    return f"{'line' if len(idx) == 1 else 'lines'} {shown}{more}"
+    return f"{'line' if len(idx) == 1 else 'lines'} {listed(numbers, idx, limit)}"
 
 
 def _read_table(

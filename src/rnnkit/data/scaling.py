@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from rnnkit.data.timeseries import listed
 from rnnkit.errors import DataError, ShapeError
 from rnnkit.utils.io import atomic_write_json
 
@@ -39,9 +40,7 @@ class StandardScaler:
         if not np.isfinite(arr).all():
             # Rows counted from 1, as the messages about files count them (not "rows [100]").
             bad = np.flatnonzero(~np.isfinite(arr).all(axis=1))
-            shown = ", ".join(str(i + 1) for i in bad[:10]) + (
-                f" and {len(bad) - 10} more" if len(bad) > 10 else ""
-            )
+            shown = listed(range(1, len(arr) + 1), bad)
             raise DataError(
                 f"cannot scale the data: {len(bad)} row(s) hold NaN or infinite values (rows {shown}, "
                 "counted from 1)."

@@ -24,6 +24,12 @@ CALENDAR_FEATURES = ("hour", "dayofweek", "dayofmonth", "dayofyear", "month")
 _PERIODS = {"hour": 24, "dayofweek": 7, "dayofmonth": 31, "dayofyear": 366, "month": 12}
 
 
+def listed(labels: Sequence[object], idx: Sequence[int], limit: int = 10) -> str:
+    """ "3, 7, 9 and 2 more": the labels of rows ``idx``, the first ``limit`` of them, for messages."""
+    shown = ", ".join(str(labels[i]) for i in idx[:limit])
+    return shown + (f" and {len(idx) - limit} more" if len(idx) > limit else "")
+
+
 def check_numeric(values: Any, name: str = "values", row_labels: Sequence[Any] | None = None) -> np.ndarray:
     """Return ``values`` as float64, or raise :class:`DataError` naming the bad rows.
 

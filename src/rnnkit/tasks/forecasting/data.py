@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from rnnkit.data.loaders import read_text
+from rnnkit.data.timeseries import listed
 from rnnkit.errors import ConfigError, DataError, MissingDependencyError, invalid
 from rnnkit.tasks.forecasting.config import MISSING, TRANSFORMS  # noqa: F401 (re-exported)
 
@@ -110,11 +111,6 @@ def _where(frame: Any) -> list[str]:
     return [f"row {i + 1}" for i in range(len(frame))]
 
 
-def _rows(labels: Sequence[Any], idx: Sequence[int], limit: int = 10) -> str:
-    shown = ", ".join(str(labels[i]) for i in idx[:limit])
-    return shown + (f" and {len(idx) - limit} more" if len(idx) > limit else "")
-
-
 def _parse_dates(pd: Any, raw: Any, column: str, where: Sequence[str]) -> Any:
     """ISO 8601 first (fast, unambiguous), then pandas' per-element parser for the rest."""
     text = raw.astype(str).str.strip()
@@ -125,7 +121,7 @@ def _parse_dates(pd: Any, raw: Any, column: str, where: Sequence[str]) -> Any:
     bad = np.flatnonzero(dates.isna().to_numpy())
     if len(bad):
         labels = [f"{where[i]} ({text.iloc[i]!r})" for i in range(len(text))]
-        raise DataError(f"column {column!r} has {len(bad)} unparseable date(s), at {_rows(labels, bad)}.")
+        raise DataError(f"column {column!r} has {len(bad)} unparseable date(s), at {listed(labels, bad)}.")
     return dates.dt.tz_localize(None)  # naive UTC: date arithmetic is unambiguous
 
 
@@ -141,7 +137,7 @@ def _check_finite(values: np.ndarray, text: Any, column: str, where: Sequence[st
         labels = [f"{where[i]} ({text[i]!r})" for i in range(len(values))]
         raise DataError(
             f"column {column!r} has {len(bad)} value(s) that are infinite or beyond +-{MAX_ABS_VALUE:g} "
-            f"(their squares overflow), at {_rows(labels, bad)}."
+            f"(their squares overflow), at {listed(labels, bad)}."
         )
     return values
 
@@ -159,7 +155,8 @@ def _to_numeric(pd: Any, raw: Any, column: str, where: Sequence[str]) -> np.ndar
     if len(bad):
         labels = [f"{where[i]} ({text.iloc[i]!r})" for i in range(len(text))]
         raise DataError(
-            f"column {column!r} is not numeric: {len(bad)} value(s) are not numbers, at {_rows(labels, bad)}."
+            f"column {column!r} is not numeric: {len(bad)} value(s) are not numbers, "
+            f"at {listed(labels, bad)}."
         )
     return _check_finite(values.to_numpy(dtype=np.float64), list(text), column, where)
 
@@ -231,7 +228,7 @@ def clean_frame(
     dup = values.index[values.index.duplicated()]
     if len(dup):
         raise DataError(
-            f"column {date_column!r} has duplicate dates: {_rows([str(d) for d in dup], range(len(dup)))}."
+            f"column {date_column!r} has duplicate dates: {listed([str(d) for d in dup], range(len(dup)))}."
         )
     if frequency is None:
         frequency, off = _infer_frequency(pd, values.index.to_series())
@@ -260,7 +257,7 @@ def clean_frame(
         if missing == "refuse":
             idx = [i for a, b in runs for i in range(a, b)]
             raise DataError(
-                f"column {c!r} has {len(idx)} missing value(s) at {_rows(labels, idx)} "
+                f"column {c!r} has {len(idx)} missing value(s) at {listed(labels, idx)} "
                 "(missing='refuse'; missing='interpolate' fills short gaps)."
             )
         long = [(a, b) for a, b in runs if b - a > max_gap or a == 0 or b == len(col)]
@@ -306,7 +303,7 @@ def apply_transform(series: SeriesData, transform: str) -> tuple[SeriesData, np.
         if len(bad):
             raise DataError(
                 f"transform='log_return' needs a positive target: column {series.target!r} has "
-                f"{len(bad)} value(s) <= 0 at {_rows([str(d) for d in series.dates], bad)}."
+                f"{len(bad)} value(s) <= 0 at {listed([str(d) for d in series.dates], bad)}."
             )
         g = np.log(y)
     else:
