@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -86,14 +86,15 @@ def load_caption_data(config: CaptionConfig) -> CaptionData:
     """The bundled set ``config.data`` names, or a folder with captions.tsv."""
     if config.data in BUILTIN_DATA:
         from rnnkit import datasets
+        from rnnkit.datasets.images import ImageCaptionDataset
 
-        ds = datasets.load(config.data)
+        ds = cast(ImageCaptionDataset, datasets.load(config.data))  # every BUILTIN_DATA name is one
         splits = {
             s: Split(part.images, part.captions, part.scenes, part.subset)
             for s in ("train", "validation", "test")
             for part in [getattr(ds, s)]
         }
-        data = CaptionData(config.data, getattr(ds, "kind", "custom"), **splits)
+        data = CaptionData(config.data, ds.kind, **splits)
     else:
         data = load_folder(config.data, tuple(config.image_size) or None)
     data.train = data.train.head(config.max_samples)
