@@ -24,7 +24,7 @@ CALENDAR_FEATURES = ("hour", "dayofweek", "dayofmonth", "dayofyear", "month")
 _PERIODS = {"hour": 24, "dayofweek": 7, "dayofmonth": 31, "dayofyear": 366, "month": 12}
 
 
-def listed(labels: Sequence[object], idx: Sequence[int], limit: int = 10) -> str:
+def listed(labels: Sequence[object], idx: Sequence[int] | np.ndarray, limit: int = 10) -> str:
     """ "3, 7, 9 and 2 more": the labels of rows ``idx``, the first ``limit`` of them, for messages."""
     shown = ", ".join(str(labels[i]) for i in idx[:limit])
     return shown + (f" and {len(idx) - limit} more" if len(idx) > limit else "")
