@@ -84,13 +84,18 @@ function probabilityBars(container, entries) {
 }
 
 // Run fn once the script `src` has set window[global] (a helper several tabs share, such as
-// tasks/audio.js): at once if an earlier tab loaded it, else after loading it.
+// tasks/audio.js): at once if an earlier tab loaded it, else after loading it. Tabs run before
+// the helper arrives (speech, then commands), so the load is shared: one request, not one a tab.
+const sharedScripts = {};
 function withScript(src, global, fn) {
   if (window[global]) return fn();
-  const script = document.createElement("script");
-  script.src = src;
-  script.onload = fn;
-  document.head.append(script);
+  sharedScripts[src] ??= new Promise((resolve) => {
+    const script = document.createElement("script");
+    script.src = src;
+    script.onload = resolve;
+    document.head.append(script);
+  });
+  sharedScripts[src].then(fn);
 }
 
 window.rnnkit = { $, postJSON, showError, panel, friendly, probabilityBars, withScript };
